@@ -1,0 +1,36 @@
+# figureflow: from a blog-post analysis to a figure in a paper.
+# This file is the table of contents; each stage lives in rules/<stage>.smk.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The built-in demo; `--configfile my.yaml` replaces it (rather than merging into it).
+if not config:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    dataset=NAME_PATTERN,
+    graph=NAME_PATTERN,
+
+
+
+# Schema check (defaults filled, unknown keys rejected) and input checks, before any job.
+check_config(config)
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/data.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

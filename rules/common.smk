@@ -1,0 +1,132 @@
+# Helpers for inputs, params, resources and targets. No rule lives here.
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SRC = str(Path(workflow.basedir) / "src")
+# This file imports the workflow's own figureflow, installed or not (scripts do the same
+# through scripts/_figureflow_src.py).
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+from figureflow.config import check_inputs, ingested, simulated, validate_config
+from figureflow.io import InputError
+
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+
+# dataset and graph names (the schema enforces the same pattern)
+NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]*"
+
+def check_config(config):
+    """Validate the config against its schema and check every input it names.
+
+    An InputError raised here stops snakemake before any job, with a message that names the
+    key or file to fix.
+    """
+    validate_config(config, SCHEMA)
+    check_inputs(config, base=".")
+
+
+def names_regex(names):
+    """A wildcard regex matching exactly these names (and nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+def simulated_datasets():
+    return names_regex(simulated(config, "datasets"))
+
+
+def ingested_datasets():
+    return names_regex(ingested(config, "datasets"))
+
+
+def simulated_graphs():
+    return names_regex(simulated(config, "graphs"))
+
+
+def ingested_graphs():
+    return names_regex(ingested(config, "graphs"))
+
+
+# ---------------------------------------------------------------- inputs and params
+
+
+def dataset_spec(wildcards):
+    """The dataset's config section (defaults filled)."""
+    return config["datasets"][wildcards.dataset]
+
+
+def h5ad_file(wildcards):
+    return config["datasets"][wildcards.dataset]["h5ad"]
+
+
+def graph_spec(wildcards):
+    """The graph's config section (defaults filled)."""
+    return config["graphs"][wildcards.graph]
+
+
+def edge_list_files(wildcards):
+    spec = config["graphs"][wildcards.graph]
+    files = {"edges": spec["edges"]}
+    if spec.get("nodes"):
+        files["nodes"] = spec["nodes"]
+    return files
+
+
+def graph_group_by(wildcards):
+    """Node-table column that groups the graph's nodes in figures (None: no grouping)."""
+    spec = config["graphs"][wildcards.graph]
+    if "group_by" in spec:
+        return spec["group_by"]
+    return "block" if "sbm" in spec else None
+
+
+# ---------------------------------------------------------------- resources
+
+
+def scrna_mem_mb(wildcards):
+    """Simulation memory: about 24 bytes per matrix entry at peak, plus the interpreter."""
+    sim = config["datasets"][wildcards.dataset]["simulate"]
+    return int(1000 + 24 * sim["n_cells"] * sim["n_genes"] / 1e6)
+
+
+def sbm_expected_edges(spec):
+    from figureflow.data.sbm import sbm_parameters
+
+    sizes, P = sbm_parameters(spec["sbm"], "graph")
+    return float((np.outer(sizes, sizes) * P).sum())
+
+
+def sbm_mem_mb(wildcards):
+    """SBM memory: about 100 bytes per expected edge at peak (indices, weights, CSR)."""
+    return int(1000 + 100 * sbm_expected_edges(config["graphs"][wildcards.graph]) / 1e6)
+
+
+# ---------------------------------------------------------------- targets
+
+
+def data_targets():
+    targets = []
+    for dataset in config.get("datasets", {}):
+        targets += [
+            f"results/processed/{dataset}.h5ad",
+            f"results/processed/{dataset}.qc.tsv",
+            f"results/figures/data/{dataset}.embedding.png",
+            f"results/figures/data/{dataset}.embedding.pdf",
+        ]
+    for graph in config.get("graphs", {}):
+        targets += [
+            f"results/graphs/{graph}.npz",
+            f"results/graphs/{graph}.nodes.tsv",
+            f"results/graphs/{graph}.groups.tsv",
+            f"results/figures/data/{graph}.adjacency.png",
+            f"results/figures/data/{graph}.adjacency.pdf",
+        ]
+    return targets
+
+
+def all_targets():
+    """The final targets of the workflow; each method adds its own here."""
+    return data_targets()

@@ -1,0 +1,19 @@
+"""PCA (and UMAP) scatter coloured by cell type and age (rule plot_embedding)."""
+
+import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
+import anndata as ad
+
+from figureflow.plotting import plot_embedding, save_figure
+from figureflow.runtime import job, wildcards_dict
+from figureflow.seeding import generator
+
+with job(snakemake) as log:
+    adata = ad.read_h5ad(snakemake.input[0])
+    embeddings = {"PCA": adata.obsm["X_pca"]}
+    if "X_umap" in adata.obsm:
+        embeddings["UMAP"] = adata.obsm["X_umap"]
+    rng = generator(snakemake.params.seed, snakemake.rule, wildcards_dict(snakemake))
+    fig = plot_embedding(
+        embeddings, adata.obs, rng=rng, max_points=snakemake.params.max_points, title=snakemake.wildcards.dataset
+    )
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)

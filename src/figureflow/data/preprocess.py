@@ -1,0 +1,82 @@
+"""Standard scanpy preprocessing of a counts AnnData, and a per-group QC table."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+
+__all__ = ["preprocess", "qc_table"]
+
+
+def preprocess(
+    adata: ad.AnnData,
+    random_state: int,
+    target_sum: float = 1e4,
+    n_top_genes: int = 2000,
+    n_pcs: int = 30,
+    umap: bool = False,
+    n_neighbors: int = 15,
+) -> ad.AnnData:
+    """Normalize, log-transform, select highly variable genes and embed.
+
+    Steps (scanpy): ``normalize_total(target_sum)``, ``log1p``, ``highly_variable_genes``
+    (Seurat flavor on the log data, ``n_top_genes`` capped at the gene count), ``pca`` on the
+    highly variable genes (``n_pcs`` capped at ``min(cells, genes) - 1``), and optionally
+    ``neighbors`` + ``umap``.
+
+    Parameters
+    ----------
+    adata
+        Raw counts in ``X``; not modified.
+    random_state
+        Seed for PCA's solver and for UMAP (draw it from :mod:`figureflow.seeding`).
+
+    Returns
+    -------
+    anndata.AnnData
+        A copy with log-normalized ``X``, raw counts in ``layers["counts"]``,
+        ``var["highly_variable"]``, ``obsm["X_pca"]`` (and ``obsm["X_umap"]``).
+    """
+    out = adata.copy()
+    out.X = sp.csr_matrix(out.X, dtype=np.float32)
+    out.layers["counts"] = out.X.copy()
+    sc.pp.normalize_total(out, target_sum=target_sum)
+    sc.pp.log1p(out)
+    n_top = int(min(n_top_genes, out.n_vars))
+    sc.pp.highly_variable_genes(out, n_top_genes=n_top, flavor="seurat")
+    n_comps = int(min(n_pcs, out.n_obs - 1, int(out.var["highly_variable"].sum()) - 1))
+    sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", svd_solver="arpack", random_state=random_state)
+    if umap:
+        sc.pp.neighbors(out, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state)
+        sc.tl.umap(out, random_state=random_state)
+    out.uns.pop("log1p", None)
+    return out
+
+
+def qc_table(adata: ad.AnnData, counts_layer: str | None = None, by=("cell_type", "age")) -> pd.DataFrame:
+    """Cells, total counts and detected genes per group of ``obs`` columns ``by``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observed group: the ``by`` columns, ``n_cells``, ``median_total_counts``,
+        ``mean_total_counts``, ``median_genes_detected``.
+    """
+    counts = adata.layers[counts_layer] if counts_layer else adata.X
+    counts = sp.csr_matrix(counts, copy=True)
+    counts.eliminate_zeros()
+    by = [b for b in by if b in adata.obs.columns]
+    frame = adata.obs[by].copy()
+    frame["total_counts"] = np.asarray(counts.sum(axis=1)).ravel()
+    frame["genes_detected"] = np.diff(counts.indptr)
+    grouped = frame.groupby(by, observed=True, sort=True)
+    table = grouped.agg(
+        n_cells=("total_counts", "size"),
+        median_total_counts=("total_counts", "median"),
+        mean_total_counts=("total_counts", "mean"),
+        median_genes_detected=("genes_detected", "median"),
+    ).reset_index()
+    return table

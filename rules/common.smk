@@ -25,7 +25,11 @@ def check_config(config):
     An InputError raised here stops snakemake before any job, with a message that names the
     key or file to fix.
     """
-    validate_config(config, SCHEMA)
+    try:
+        validate_config(config, SCHEMA)
+    except InputError as exc:
+        files = ", ".join(str(f) for f in workflow.configfiles) or "the --config values"
+        raise InputError(f"in {files}: {exc}") from None
     check_inputs(config, base=".")
 
 

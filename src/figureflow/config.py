@@ -45,10 +45,10 @@ def _message(error: jsonschema.ValidationError) -> str:
         options = " or ".join(f"'{'+'.join(b)}'" for b in branches if b)
         found = describe(sorted(error.instance)) if isinstance(error.instance, Mapping) else repr(error.instance)
         return f"config key {where}: expected exactly one of {options}; found keys {found}"
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return (
-            f"config key {where}: name {error.instance!r} is not allowed; names become file names "
-            "and must match " + error.schema.get("pattern", "")
+            f"config key {where}: name {error.instance!r} is not allowed; names become parts of "
+            "file names: use letters, digits, '_' and '-' (not starting with '_' or '-')"
         )
     return f"config key {where}: {error.message}"
 
@@ -125,9 +125,17 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
                     f"magnitudes (one per cell type, n_cell_types), found {len(shifts)}"
                 )
     for name, spec in config.get("graphs", {}).items():
+        group_by = spec.get("group_by")
         if "edges" in spec:
             read_edge_list(base / spec["edges"], name, spec["source_column"], spec["target_column"], spec["weight_column"])
+            columns = ["node"]
             if spec.get("nodes"):
-                read_node_table(base / spec["nodes"], name, spec["node_column"])
+                columns = list(read_node_table(base / spec["nodes"], name, spec["node_column"]).columns)
         else:
             sbm_parameters(spec["sbm"], name)
+            columns = ["node", "block"]
+        if group_by is not None and (group_by == "node" or group_by not in columns):
+            raise InputError(
+                f"config key graphs.{name}.group_by is '{group_by}'; expected a node-table column other than "
+                f"the node name, found {describe(columns[1:])}"
+            )

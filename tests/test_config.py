@@ -1,0 +1,92 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from figureflow.config import check_inputs, schema_errors, validate_config
+from figureflow.io import InputError
+
+from conftest import REPO, SCHEMA, write_small_h5ad
+
+
+def load(path):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def test_demo_config_is_valid_and_gets_defaults():
+    config = validate_config(load(REPO / "config.yaml"), SCHEMA)
+    assert config["preprocess"]["target_sum"] == 10000
+    assert config["plotting"]["max_points"] == 50000
+    sim = config["datasets"]["aging_demo"]["simulate"]
+    assert sim["dispersion"] == 5.0 and sim["n_cells"] == 8000
+    edges = config["graphs"]["toy_circuit"]
+    assert edges["source_column"] == "pre" and config["graphs"]["feedforward_perfect"]["weight_column"] == "weight"
+    check_inputs(config, REPO)
+
+
+def test_test_config_is_valid():
+    assert schema_errors(load(REPO / "tests" / "config.yaml"), load(SCHEMA)) == []
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"sweeps": {}}, "unknown config key 'sweeps'; allowed keys at the top level: 'datasets', 'graphs'"),
+        ({"datasets": {"d": {"simulate": {"n_cels": 5}}}}, "unknown config key 'datasets.d.simulate.n_cels'"),
+        ({"graphs": {"g": {"edges": "e.tsv", "weights_column": "w"}}}, "unknown config key 'graphs.g.weights_column'"),
+        ({"graphs": {"g": {"nodes": "n.tsv"}}}, "config key graphs.g: expected exactly one of 'sbm' or 'edges'"),
+        ({"datasets": {"d": {"simulate": {}, "h5ad": "x.h5ad"}}}, "expected exactly one of 'simulate' or 'h5ad'"),
+        ({"seed": -3}, "config key seed: -3 is less than the minimum of 0"),
+        ({"datasets": {"bad name": {"simulate": {}}}}, "name 'bad name' is not allowed"),
+        ({"graphs": {"g": {"sbm": {"p_low": 2}}}}, "config key graphs.g.sbm.p_low: 2 is greater than the maximum of 1"),
+    ],
+)
+def test_schema_errors_name_the_key(patch, message):
+    config = {"seed": 1}
+    config.update(copy.deepcopy(patch))
+    with pytest.raises(InputError) as info:
+        validate_config(config, SCHEMA)
+    assert message in str(info.value)
+
+
+def test_missing_seed_is_named():
+    with pytest.raises(InputError, match="'seed' is a required property"):
+        validate_config({"datasets": {}}, SCHEMA)
+
+
+def test_check_inputs_wants_one_aging_shift_per_cell_type():
+    config = validate_config({"seed": 1, "datasets": {"d": {"simulate": {"n_cell_types": 3, "aging_shift": [0, 1]}}}}, SCHEMA)
+    with pytest.raises(InputError, match=r"datasets.d.simulate.aging_shift: expected 3 magnitudes .* found 2"):
+        check_inputs(config)
+
+
+def test_check_inputs_reads_h5ad_obs_and_edge_lists(tmp_path):
+    write_small_h5ad(tmp_path / "x.h5ad")
+    (tmp_path / "e.tsv").write_text("source\ttarget\na\tb\n")
+    config = validate_config(
+        {
+            "seed": 1,
+            "datasets": {"d": {"h5ad": "x.h5ad", "cell_type_key": "celltype", "age_key": "donor_age", "young": ["3m"], "old": ["24m"]}},
+            "graphs": {"g": {"edges": "e.tsv"}},
+        },
+        SCHEMA,
+    )
+    check_inputs(config, tmp_path)
+    config["datasets"]["d"]["old"] = ["99m"]
+    with pytest.raises(InputError, match="'99m', which never occur"):
+        check_inputs(config, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "graph, message",
+    [
+        ({"sbm": {"n_blocks": 2, "block_size": 3, "p_low": 0, "p_within": 0, "p_forward": 1}, "group_by": "class"}, "found 'block'"),
+        ({"edges": "e.tsv", "group_by": "class"}, r"found \(none\)"),
+    ],
+)
+def test_group_by_must_be_a_node_table_column(tmp_path, graph, message):
+    (tmp_path / "e.tsv").write_text("source\ttarget\na\tb\n")
+    config = validate_config({"seed": 1, "graphs": {"g": graph}}, SCHEMA)
+    with pytest.raises(InputError, match=message):
+        check_inputs(config, tmp_path)

@@ -1,0 +1,148 @@
+"""The conda envs, pyproject pins and rule declarations agree with what the code needs."""
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+# PyPI distribution -> conda-forge package, where the names differ
+CONDA_NAME = {"torch": "pytorch"}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def rule_blocks():
+    """{rule name: (file, text of the rule)} for every rule in rules/*.smk and the Snakefile."""
+    blocks = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        text = path.read_text()
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r"^rule (\w+):", text, flags=re.M)]
+        for i, (start, name) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+            blocks[name] = (path, text[start:end])
+    return blocks
+
+
+def directive(block: str, name: str):
+    match = re.search(rf"^    {name}:\s*\n?\s*(\S.*)$", block, flags=re.M)
+    return match.group(1).strip().rstrip(",").strip('"') if match else None
+
+
+def imports_of(path: Path, seen: set) -> set:
+    """Top-level third-party modules imported by ``path`` and, through figureflow, by what it imports."""
+    if path in seen:
+        return set()
+    seen.add(path)
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            top = name.split(".")[0]
+            if top == "figureflow":
+                parts = name.split(".")
+                for k in range(1, len(parts) + 1):
+                    module = REPO / "src" / Path(*parts[:k])
+                    for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                        if candidate.is_file():
+                            found |= imports_of(candidate, seen)
+            elif top not in sys.stdlib_module_names and top not in ("_figureflow_src", "__future__"):
+                found.add(top)
+    return found
+
+
+def env_packages(env_file: Path) -> dict:
+    """{normalized package: version or None} of a conda env file (pip entries included)."""
+    spec = yaml.safe_load(env_file.read_text())
+    packages = {}
+    for entry in spec["dependencies"]:
+        items = entry["pip"] if isinstance(entry, dict) else [entry]
+        for item in items:
+            name, _, version = re.split(r"(==|=)", item, maxsplit=1) if "=" in item else (item, None, None)
+            packages[normalize(name)] = version
+    return packages
+
+
+def pyproject_pins() -> dict:
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pins = {}
+    for requirement in data["project"]["dependencies"] + sum(data["project"]["optional-dependencies"].values(), []):
+        name, version = requirement.split("==")
+        pins[normalize(name)] = version
+    return pins
+
+
+RULES = rule_blocks()
+DISTRIBUTIONS = packages_distributions()
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_rule_declares_log_threads_resources_and_env(rule):
+    path, block = RULES[rule]
+    if rule == "all":
+        return
+    assert re.search(r"^    log:", block, flags=re.M), f"rule {rule} in {path.name} has no log:"
+    assert re.search(r"^    threads: \d+", block, flags=re.M), f"rule {rule} has no threads:"
+    resources = re.search(r"^    resources:\n((?:        .*\n)+)", block, flags=re.M)
+    assert resources and "mem_mb=" in resources.group(1) and "runtime=" in resources.group(1), f"rule {rule} lacks mem_mb/runtime"
+    assert directive(block, "conda"), f"rule {rule} has no conda env"
+
+
+@pytest.mark.parametrize("rule", sorted(r for r in RULES if "results/figures/" in RULES[r][1]))
+def test_every_figure_is_a_report_item_with_a_caption(rule):
+    block = RULES[rule][1]
+    for match in re.finditer(r'"(results/figures/[^"]+)"', block):
+        before = block[: match.start()].rstrip()
+        assert before.endswith("report("), f"{match.group(1)} in rule {rule} is not marked with report()"
+        after = block[match.end() : match.end() + 200]
+        caption = re.search(r'caption="\.\./(report/[^"]+)"', after)
+        assert caption and (REPO / caption.group(1)).is_file(), f"{match.group(1)} has no caption file"
+
+
+@pytest.mark.parametrize("rule", sorted(r for r in RULES if directive(RULES[r][1], "script")))
+def test_env_lists_every_package_the_script_imports(rule):
+    path, block = RULES[rule]
+    script = (path.parent / directive(block, "script")).resolve()
+    env_file = (path.parent / directive(block, "conda")).resolve()
+    listed = env_packages(env_file)
+    needed = set()
+    for module in imports_of(script, set()):
+        dists = DISTRIBUTIONS.get(module)
+        assert dists, f"{script.name} imports {module}, which no installed distribution provides"
+        needed.add(normalize(CONDA_NAME.get(dists[0], dists[0])))
+    missing = sorted(needed - set(listed))
+    assert not missing, f"{env_file.name} (rule {rule}) lacks {missing}, imported by {script.name}"
+
+
+@pytest.mark.parametrize("env_file", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_env_versions_agree_with_pyproject(env_file):
+    pins = pyproject_pins()
+    conda_to_pypi = {normalize(v): normalize(k) for k, v in CONDA_NAME.items()}
+    for name, version in env_packages(env_file).items():
+        if name == "python":
+            assert version == "3.11"
+            continue
+        pypi = conda_to_pypi.get(name, name)
+        assert pypi in pins, f"{env_file.name} lists {name}, which pyproject.toml does not pin"
+        assert version == pins[pypi], f"{env_file.name}: {name}={version} but pyproject.toml pins {pins[pypi]}"
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    for name, pinned in pyproject_pins().items():
+        if name in ("snakemake-executor-plugin-slurm", "pytest"):
+            continue  # optional extras
+        assert version(name) == pinned, f"installed {name} {version(name)} differs from the pin {pinned}"

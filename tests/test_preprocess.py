@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from figureflow.data.preprocess import preprocess, qc_table
+from figureflow.data.scrna import simulate_scrna
+from figureflow.seeding import seed_sequence
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return simulate_scrna(seed_sequence(3, "t"), n_cells=400, n_genes=200, n_cell_types=3, aging_shift=[0, 1, 2])
+
+
+@pytest.fixture(scope="module")
+def processed(raw):
+    return preprocess(raw, random_state=0, target_sum=1e4, n_top_genes=80, n_pcs=12)
+
+
+def test_counts_are_kept_unchanged(raw, processed):
+    assert (processed.layers["counts"] != raw.X.astype(np.float32)).nnz == 0
+    assert (raw.X != raw.X).nnz == 0 and raw.X.dtype == np.int32  # input untouched
+
+
+def test_log_normalized_cells_sum_to_target(processed):
+    totals = np.asarray(np.expm1(processed.X.astype(np.float64)).sum(axis=1)).ravel()
+    np.testing.assert_allclose(totals, 1e4, rtol=1e-5)
+
+
+def test_hvg_and_pca_shapes(processed):
+    assert processed.var["highly_variable"].sum() == 80
+    assert processed.obsm["X_pca"].shape == (400, 12)
+    assert "X_umap" not in processed.obsm
+
+
+def test_first_pcs_separate_cell_types(processed):
+    # three planted cell types: the nearest type mean in PC space classifies almost every cell
+    pcs = processed.obsm["X_pca"][:, :5]
+    types = processed.obs["cell_type"].to_numpy()
+    means = {t: pcs[types == t].mean(axis=0) for t in np.unique(types)}
+    labels = np.array(list(means))
+    nearest = labels[np.argmin([[np.linalg.norm(p - means[t]) for t in labels] for p in pcs], axis=1)]
+    assert np.mean(nearest == types) > 0.95
+
+
+def test_same_random_state_same_embedding(raw, processed):
+    again = preprocess(raw, random_state=0, target_sum=1e4, n_top_genes=80, n_pcs=12)
+    np.testing.assert_array_equal(again.obsm["X_pca"], processed.obsm["X_pca"])
+
+
+def test_pcs_are_capped_by_data_size(raw):
+    tiny = preprocess(raw[:30].copy(), random_state=0, n_top_genes=20, n_pcs=50)
+    assert tiny.obsm["X_pca"].shape[1] == 19
+
+
+def test_qc_table_counts_cells_and_totals(raw):
+    table = qc_table(raw)
+    assert table["n_cells"].sum() == raw.n_obs
+    assert list(table.columns[:2]) == ["cell_type", "age"]
+    row = table[(table.cell_type == "type_1") & (table.age == "old")].iloc[0]
+    mask = ((raw.obs.cell_type == "type_1") & (raw.obs.age == "old")).to_numpy()
+    X = sp.csr_matrix(raw.X)[mask]
+    assert row.n_cells == mask.sum()
+    assert row.median_total_counts == np.median(np.asarray(X.sum(axis=1)).ravel())
+    assert row.median_genes_detected == np.median(np.diff(X.indptr))

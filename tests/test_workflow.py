@@ -1,0 +1,159 @@
+"""The workflow itself: lint, dry run of the demo, a real run of tests/config.yaml, bad inputs."""
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from conftest import REPO, prepare_workdir, run_snakemake, write_small_h5ad
+
+pytestmark = pytest.mark.workflow
+
+
+def test_lint_is_clean(tmp_path):
+    result = run_snakemake(REPO, "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_demo_dry_run_plans_every_target(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    result = run_snakemake(tmp_path, "--dry-run", "--cores", "2")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "simulate_sbm            4" in out and "graph_overview          5" in out and "simulate_scrna          1" in out
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """tests/config.yaml run for real, once with --cores 1 and once with --cores 2."""
+    results = {}
+    for cores in ("1", "2"):
+        workdir = tmp_path_factory.mktemp(f"cores{cores}")
+        config = prepare_workdir(workdir)
+        result = run_snakemake(workdir, "--cores", cores, configfile=config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        results[cores] = workdir
+    return results
+
+
+EXPECTED_TABLES = [
+    "results/processed/tiny_sim.qc.tsv",
+    "results/processed/tiny_h5ad.qc.tsv",
+    "results/graphs/tiny_sbm.nodes.tsv",
+    "results/graphs/tiny_sbm.groups.tsv",
+    "results/graphs/tiny_edges.nodes.tsv",
+    "results/graphs/tiny_edges.groups.tsv",
+]
+
+
+def test_tiny_run_makes_every_table_and_figure(runs):
+    workdir = runs["1"]
+    for table in EXPECTED_TABLES:
+        assert (workdir / table).stat().st_size > 0, table
+    for name in ("tiny_sim.embedding", "tiny_h5ad.embedding", "tiny_sbm.adjacency", "tiny_edges.adjacency"):
+        for suffix in (".png", ".pdf"):
+            assert (workdir / "results/figures/data" / f"{name}{suffix}").stat().st_size > 1000
+    for log in ("simulate_scrna/tiny_sim", "ingest_h5ad/tiny_h5ad", "simulate_sbm/tiny_sbm", "ingest_edges/tiny_edges"):
+        assert "done in" in (workdir / "logs" / f"{log}.log").read_text()
+
+
+def test_tables_are_byte_identical_for_1_and_2_cores(runs):
+    one, two = runs["1"], runs["2"]
+    tables = sorted(p.relative_to(one) for p in (one / "results").rglob("*.tsv") if "benchmarks" not in p.parts)
+    assert len(tables) == len(EXPECTED_TABLES)
+    for table in tables:
+        assert filecmp.cmp(one / table, two / table, shallow=False), f"{table} differs between --cores 1 and 2"
+
+
+def test_data_files_are_identical_for_1_and_2_cores(runs):
+    one, two = runs["1"], runs["2"]
+    for graph in ("tiny_sbm", "tiny_edges"):
+        a, b = (sp.load_npz(d / f"results/graphs/{graph}.npz") for d in (one, two))
+        assert (a != b).nnz == 0
+    for dataset in ("tiny_sim", "tiny_h5ad"):
+        a, b = (ad.read_h5ad(d / f"results/processed/{dataset}.h5ad") for d in (one, two))
+        assert (a.layers["counts"] != b.layers["counts"]).nnz == 0
+        np.testing.assert_array_equal(a.obsm["X_pca"], b.obsm["X_pca"])
+        assert a.obs.equals(b.obs)
+
+
+def test_outputs_carry_the_planted_and_ingested_annotations(runs):
+    workdir = runs["1"]
+    sim = ad.read_h5ad(workdir / "results/data/tiny_sim.h5ad")
+    np.testing.assert_array_equal(sim.uns["truth"]["aging_shift"], [0.0, 1.0, 2.0])
+    ingested = ad.read_h5ad(workdir / "results/data/tiny_h5ad.h5ad")
+    assert set(ingested.obs["age"].dropna()) == {"young", "old"}
+    nodes = pd.read_csv(workdir / "results/graphs/tiny_edges.nodes.tsv", sep="\t")
+    assert list(nodes.columns) == ["node", "class"] and nodes["node"].iloc[0] == "SEN00"
+    groups = pd.read_csv(workdir / "results/graphs/tiny_sbm.groups.tsv", sep="\t")
+    assert list(groups.columns) == ["source_group", "target_group", "n_possible", "n_edges", "weight", "density", "p_planted"]
+    assert groups["n_possible"].tolist()[:3] == [40 * 39, 1600, 1600]
+
+
+def test_rerun_has_nothing_to_do_and_report_builds(runs):
+    workdir = runs["1"]
+    config = REPO / "tests" / "config.yaml"
+    again = run_snakemake(workdir, "--cores", "1", configfile=config)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    report = run_snakemake(workdir, "--report", "results/report.html", configfile=config)
+    assert report.returncode == 0, report.stdout + report.stderr
+    html = (workdir / "results/report.html").read_text()
+    for name in ("tiny_sim.embedding.png", "tiny_edges.adjacency.png", "tiny_sbm.adjacency.pdf"):
+        assert name in html
+
+
+BAD_CONFIGS = {
+    "unknown key": ("seed: 1\nsweeps: {}\n", "unknown config key 'sweeps'"),
+    "missing h5ad": ("seed: 1\ndatasets:\n  d: {h5ad: inputs/none.h5ad}\n", "h5ad file 'inputs/none.h5ad' (config key datasets.d.h5ad) does not exist"),
+    "age key absent": (
+        "seed: 1\ndatasets:\n  d: {h5ad: inputs/tiny.h5ad, cell_type_key: celltype, age_key: age, young: ['3m'], old: ['24m']}\n",
+        "config key datasets.d.age_key is 'age', which is not an obs column; obs columns are 'celltype', 'donor_age'",
+    ),
+    "young label absent": (
+        "seed: 1\ndatasets:\n  d: {h5ad: inputs/tiny.h5ad, cell_type_key: celltype, age_key: donor_age, young: ['1m'], old: ['24m']}\n",
+        "config key datasets.d.young lists '1m', which never occur in obs column 'donor_age'",
+    ),
+    "negative weight": (
+        "seed: 1\ngraphs:\n  g: {edges: inputs/neg.tsv}\n",
+        "edge list 'inputs/neg.tsv', line 3: column 'weight' must be >= 0, found -2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_input_gives_one_clear_error_and_starts_no_job(tmp_path, case):
+    text, message = BAD_CONFIGS[case]
+    write_small_h5ad(tmp_path / "inputs" / "tiny.h5ad")
+    (tmp_path / "inputs" / "neg.tsv").write_text("source\ttarget\tweight\na\tb\t1\nb\tc\t-2\n")
+    (tmp_path / "bad.yaml").write_text(text)
+    result = run_snakemake(tmp_path, "--cores", "1", configfile=tmp_path / "bad.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in out
+    assert out.count("InputError") == 1
+    assert "Select jobs to execute" not in out and "rule " not in out.split("InputError")[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_counts_that_fail_in_a_job_leave_no_output_behind(tmp_path):
+    # negative counts are only seen when the matrix is read, inside the ingest job
+    X = np.ones((6, 3), dtype=np.float32)
+    X[1, 1] = -4
+    obs = pd.DataFrame({"cell_type": list("aabbcc")}, index=[f"c{i}" for i in range(6)])
+    (tmp_path / "inputs").mkdir()
+    ad.AnnData(X=X, obs=obs).write_h5ad(tmp_path / "inputs" / "neg.h5ad")
+    (tmp_path / "c.yaml").write_text("seed: 1\ndatasets:\n  d: {h5ad: inputs/neg.h5ad}\n")
+    result = run_snakemake(tmp_path, "--cores", "1", configfile=tmp_path / "c.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "figureflow: error in rule ingest_h5ad: h5ad file 'inputs/neg.h5ad': X must hold non-negative counts, found minimum -4" in out
+    assert not list((tmp_path / "results").rglob("*.h5ad"))
+    assert "non-negative counts" in (tmp_path / "logs/ingest_h5ad/d.log").read_text()

@@ -28,6 +28,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/data.smk"
+include: "rules/signal_flow.smk"
 
 
 rule all:

@@ -11,7 +11,13 @@ SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from figureflow.config import check_inputs, ingested, simulated, validate_config
+from figureflow.config import (
+    check_inputs,
+    ingested,
+    signal_flow_graphs,
+    simulated,
+    validate_config,
+)
 from figureflow.io import InputError
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -108,6 +114,21 @@ def sbm_mem_mb(wildcards):
     return int(1000 + 100 * sbm_expected_edges(config["graphs"][wildcards.graph]) / 1e6)
 
 
+def signal_flow_options(wildcards):
+    """Solver options of the signal_flow section, as keyword arguments of figureflow.signal_flow."""
+    section = config["signal_flow"]
+    return {
+        "solver": section["solver"],
+        "tol": section["tolerance"],
+        "max_dense_nodes": section["max_dense_nodes"],
+    }
+
+
+def signal_flow_mem_mb(wildcards, input):
+    """Signal-flow memory: ~60x the compressed graph file (CSR, transpose, Laplacian, CG vectors)."""
+    return int(max(2000, 1000 + 60 * input.size_mb))
+
+
 # ---------------------------------------------------------------- targets
 
 
@@ -131,6 +152,26 @@ def data_targets():
     return targets
 
 
+def signal_flow_targets():
+    targets = []
+    sbm_graphs = set(simulated(config, "graphs"))
+    for graph in signal_flow_graphs(config):
+        targets += [
+            f"results/signal_flow/{graph}/nodes.tsv",
+            f"results/signal_flow/{graph}/summary.tsv",
+            f"results/figures/signal_flow/{graph}.z_by_group.png",
+            f"results/figures/signal_flow/{graph}.z_by_group.pdf",
+            f"results/figures/signal_flow/{graph}.adjacency_by_z.png",
+            f"results/figures/signal_flow/{graph}.adjacency_by_z.pdf",
+        ]
+        if graph in sbm_graphs:
+            targets += [
+                f"results/figures/signal_flow/{graph}.block_means.png",
+                f"results/figures/signal_flow/{graph}.block_means.pdf",
+            ]
+    return targets
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets()
+    return data_targets() + signal_flow_targets()

@@ -55,6 +55,13 @@ def test_missing_seed_is_named():
         validate_config({"datasets": {}}, SCHEMA)
 
 
+def test_signal_flow_graphs_must_exist():
+    config = validate_config({"seed": 1, "graphs": {"g": {"sbm": {"n_blocks": 1, "block_size": 5, "p_low": 0, "p_within": 1, "p_forward": 0}}}, "signal_flow": {"graphs": ["g", "h"]}}, SCHEMA)
+    assert config["signal_flow"]["solver"] == "auto" and config["signal_flow"]["tolerance"] == 1e-10
+    with pytest.raises(InputError, match=r"signal_flow.graphs names 'h', which are not in graphs; graphs are 'g'"):
+        check_inputs(config)
+
+
 def test_check_inputs_wants_one_aging_shift_per_cell_type():
     config = validate_config({"seed": 1, "datasets": {"d": {"simulate": {"n_cell_types": 3, "aging_shift": [0, 1]}}}}, SCHEMA)
     with pytest.raises(InputError, match=r"datasets.d.simulate.aging_shift: expected 3 magnitudes .* found 2"):

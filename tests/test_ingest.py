@@ -132,6 +132,7 @@ def test_node_table_order_first_then_new_nodes_and_columns_carried(tmp_path):
         ("source\ttarget\tweight\na\tb\tinf\n", r"line 2: column 'weight' is infinite"),
         ("source\ttarget\tweight\na\tb\t1\n\tc\t1\n", r"line 3: column 'source' is empty"),
         ("", r"is empty: expected a header line"),
+        ("source\ttarget\tweight\n", r"has a header but no edges: the graph would be empty"),
     ],
 )
 def test_bad_edge_rows_name_file_and_line(tmp_path, text, message):

@@ -17,7 +17,15 @@ from figureflow.data.ingest import check_h5ad_obs, read_edge_list, read_node_tab
 from figureflow.data.sbm import sbm_parameters
 from figureflow.io import InputError, describe
 
-__all__ = ["load_schema", "schema_errors", "validate_config", "check_inputs", "simulated", "ingested"]
+__all__ = [
+    "load_schema",
+    "schema_errors",
+    "validate_config",
+    "check_inputs",
+    "simulated",
+    "ingested",
+    "signal_flow_graphs",
+]
 
 
 def load_schema(path: str | os.PathLike) -> dict:
@@ -93,6 +101,12 @@ def ingested(config: Mapping, section: str) -> list[str]:
     return [name for name, spec in config.get(section, {}).items() if key in spec]
 
 
+def signal_flow_graphs(config: Mapping) -> list[str]:
+    """Graphs the signal-flow analysis runs on (``signal_flow.graphs``, or every graph)."""
+    chosen = config.get("signal_flow", {}).get("graphs")
+    return list(config.get("graphs", {})) if chosen is None else list(chosen)
+
+
 def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
     """Check every input the config names, before any job runs.
 
@@ -101,7 +115,8 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
     * simulated datasets: one aging shift per cell type;
     * edge-list graphs: every row is valid, and so is the node table
       (:func:`figureflow.data.ingest.read_edge_list`);
-    * SBM graphs: the block model is complete and in range.
+    * SBM graphs: the block model is complete and in range;
+    * ``group_by`` names a node-table column; ``signal_flow.graphs`` names known graphs.
 
     Relative paths are taken from ``base``.
 
@@ -111,6 +126,13 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
         The first problem found, naming the file, the key, what was expected and what was found.
     """
     base = Path(base)
+    graphs = config.get("graphs", {})
+    unknown = [g for g in signal_flow_graphs(config) if g not in graphs]
+    if unknown:
+        raise InputError(
+            f"config key signal_flow.graphs names {describe(unknown)}, which are not in graphs; "
+            f"graphs are {describe(list(graphs))}"
+        )
     for name, spec in config.get("datasets", {}).items():
         if "h5ad" in spec:
             check_h5ad_obs(

@@ -30,6 +30,8 @@ __all__ = [
     "plot_embedding",
     "binned_adjacency",
     "plot_adjacency",
+    "plot_values_by_group",
+    "plot_group_means",
 ]
 
 HOUSE_STYLE = {
@@ -186,23 +188,28 @@ def plot_adjacency(
     group_name: str = "block",
     max_bins: int = 500,
     title: str | None = None,
+    order: np.ndarray | None = None,
+    order_name: str | None = None,
 ):
     """Heatmap of a directed graph's adjacency, nodes grouped (groups in order of first appearance).
 
     Graphs of up to ``max_bins`` nodes are drawn exactly (edge weight); larger ones are
     downsampled into ``max_bins`` bins of consecutive nodes and drawn as edge density (weight
-    per node pair). Group boundaries are marked. Rows are sources, columns targets.
+    per node pair). Group boundaries are marked. Rows are sources, columns targets. An explicit
+    ``order`` (a permutation of the nodes, named ``order_name`` on the axes) replaces grouping.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     n = adjacency.shape[0]
-    if groups is not None:
+    if order is not None:
+        groups = None
+    elif groups is not None:
         groups = np.asarray(groups)
         codes, _ = pd.factorize(groups)  # groups in order of first appearance
         order = np.argsort(codes, kind="stable")
-    else:
+    elif order is None:
         order = np.arange(n)
     weights, sizes = binned_adjacency(adjacency, order, max_bins)
     exact = weights.shape[0] == n
@@ -232,8 +239,109 @@ def plot_adjacency(
             ax.set_xlabel(f"target ({group_name})")
             ax.set_ylabel(f"source ({group_name})")
         else:
-            ax.set_xlabel("target node" if exact else "target nodes (binned)")
-            ax.set_ylabel("source node" if exact else "source nodes (binned)")
+            suffix = f", ordered by {order_name}" if order_name else ""
+            ax.set_xlabel(("target node" if exact else "target nodes (binned)") + suffix)
+            ax.set_ylabel(("source node" if exact else "source nodes (binned)") + suffix)
         ax.set_title(title or f"{n:,} nodes, {adjacency.nnz:,} edges")
+        fig.tight_layout()
+    return fig
+
+
+def plot_values_by_group(
+    values: np.ndarray,
+    groups: np.ndarray | None,
+    group_name: str = "group",
+    value_name: str = "z",
+    rng: np.random.Generator | None = None,
+    max_points_per_group: int = 2000,
+    title: str | None = None,
+):
+    """Distribution of a per-node value in each group: violin, median and jittered points.
+
+    Groups are drawn in order of first appearance (numerically sorted if numeric); NaN values
+    are left out. Without groups, a histogram of all values.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values)
+    with house_style():
+        if groups is None:
+            fig, ax = plt.subplots(figsize=(3.6, 2.8))
+            ax.hist(values[ok], bins=min(60, max(10, int(np.sqrt(ok.sum())))), color="0.35")
+            ax.set_xlabel(value_name)
+            ax.set_ylabel("nodes")
+        else:
+            groups = np.asarray(groups)
+            labels = pd.unique(groups[ok])
+            if np.issubdtype(np.asarray(labels).dtype, np.number):
+                labels = np.sort(labels)
+            data = [values[ok & (groups == g)] for g in labels]
+            colors = categorical_colors(labels)
+            fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * len(labels) + 1.5), 2.9))
+            positions = np.arange(len(labels))
+            parts = ax.violinplot(data, positions=positions, showextrema=False, widths=0.8)
+            for body, g in zip(parts["bodies"], labels):
+                body.set_facecolor(colors[g])
+                body.set_alpha(0.35)
+            for k, (g, d) in enumerate(zip(labels, data)):
+                shown = d if d.size <= max_points_per_group else rng.choice(d, max_points_per_group, replace=False)
+                jitter = rng.uniform(-0.18, 0.18, size=shown.size)
+                ax.scatter(k + jitter, shown, s=3, color=colors[g], linewidths=0, rasterized=True)
+                ax.hlines(np.median(d), k - 0.3, k + 0.3, color="black", linewidth=1.2)
+            ax.set_xticks(positions, [str(g) for g in labels], rotation=90 if max(len(str(g)) for g in labels) > 4 else 0)
+            ax.set_xlabel(group_name)
+            ax.set_ylabel(value_name)
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_group_means(
+    values: np.ndarray,
+    groups: np.ndarray,
+    group_name: str = "block",
+    value_name: str = "z",
+    reference_slope: float | None = -1.0,
+    title: str | None = None,
+):
+    """Mean (+- standard deviation) of a per-node value against a numeric group index.
+
+    With ``reference_slope``, a dashed line of that slope through the overall mean of the group
+    means (for signal flow on a feedforward chain: one unit down per block), clipped to the data's
+    range; the legend gives the least-squares slope of the means.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    ok = np.isfinite(values)
+    labels = np.sort(pd.unique(groups[ok]))
+    means = np.array([values[ok & (groups == g)].mean() for g in labels])
+    sds = np.array([values[ok & (groups == g)].std() for g in labels])
+    x = labels.astype(float)
+    with house_style():
+        fig, ax = plt.subplots(figsize=(3.4, 2.8))
+        label = "mean +- sd"
+        if len(labels) > 1:
+            label += f" (fitted slope {np.polyfit(x, means, 1)[0]:.3g})"
+        ax.errorbar(x, means, yerr=sds, marker="o", markersize=4, color="C0", capsize=2, label=label)
+        low, high = np.min(means - sds), np.max(means + sds)
+        pad = 0.08 * max(high - low, 1e-9)
+        if reference_slope is not None and len(labels) > 1:
+            line = means.mean() + reference_slope * (x - x.mean())
+            ax.plot(x, line, linestyle="--", color="0.6", label=f"slope {reference_slope:g}")
+            ax.set_ylim(low - pad, high + pad)
+        ax.set_xlabel(group_name)
+        ax.set_ylabel(f"mean {value_name}")
+        ax.legend()
+        if title:
+            ax.set_title(title)
         fig.tight_layout()
     return fig

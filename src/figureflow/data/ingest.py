@@ -196,11 +196,13 @@ def read_edge_list(
     Raises
     ------
     InputError
-        Naming file and line, for: a missing column, an empty source or target, a weight that
-        is not a number, NaN, infinite or negative.
+        Naming file and line, for: a missing column, no rows at all, an empty source or target, a
+        weight that is not a number, NaN, infinite or negative.
     """
     key = f"graphs.{graph}.edges"
     frame = read_table_checked(path, [source_column, target_column], "edge list", key)
+    if frame.empty:
+        raise InputError(f"edge list '{path}' (config key {key}) has a header but no edges: the graph would be empty")
     for column in (source_column, target_column):
         empty = frame[column].str.strip() == ""
         if empty.any():

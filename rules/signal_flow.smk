@@ -1,0 +1,107 @@
+# Signal flow: the hierarchy coordinate z of every node (L z = b), and how feedforward each graph is.
+
+
+rule signal_flow:
+    input:
+        graph="results/graphs/{graph}.npz",
+        nodes="results/graphs/{graph}.nodes.tsv",
+    output:
+        nodes="results/signal_flow/{graph}/nodes.tsv",
+        summary="results/signal_flow/{graph}/summary.tsv",
+    params:
+        options=signal_flow_options,
+    log:
+        "logs/signal_flow/{graph}.log",
+    benchmark:
+        "results/benchmarks/signal_flow/{graph}.tsv"
+    # one thread: the sparse solve is memory-bound, and z must not depend on the thread count
+    threads: 1
+    resources:
+        mem_mb=signal_flow_mem_mb,
+        runtime=60,
+    conda:
+        "../envs/signal_flow.yaml"
+    script:
+        "../scripts/signal_flow.py"
+
+
+rule plot_signal_flow:
+    input:
+        graph="results/graphs/{graph}.npz",
+        nodes="results/signal_flow/{graph}/nodes.tsv",
+        summary="results/signal_flow/{graph}/summary.tsv",
+    output:
+        groups_png=report(
+            "results/figures/signal_flow/{graph}.z_by_group.png",
+            caption="../report/signal_flow_groups.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "z by group", "format": "PNG"},
+        ),
+        groups_pdf=report(
+            "results/figures/signal_flow/{graph}.z_by_group.pdf",
+            caption="../report/signal_flow_groups.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "z by group", "format": "PDF"},
+        ),
+        adjacency_png=report(
+            "results/figures/signal_flow/{graph}.adjacency_by_z.png",
+            caption="../report/signal_flow_adjacency.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "adjacency by z", "format": "PNG"},
+        ),
+        adjacency_pdf=report(
+            "results/figures/signal_flow/{graph}.adjacency_by_z.pdf",
+            caption="../report/signal_flow_adjacency.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "adjacency by z", "format": "PDF"},
+        ),
+    params:
+        seed=config["seed"],
+        group_by=graph_group_by,
+        max_bins=config["plotting"]["adjacency_bins"],
+    log:
+        "logs/plot_signal_flow/{graph}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../envs/signal_flow.yaml"
+    script:
+        "../scripts/plot_signal_flow.py"
+
+
+rule plot_signal_flow_blocks:
+    input:
+        nodes="results/signal_flow/{graph}/nodes.tsv",
+    output:
+        png=report(
+            "results/figures/signal_flow/{graph}.block_means.png",
+            caption="../report/signal_flow_blocks.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "mean z per block", "format": "PNG"},
+        ),
+        pdf=report(
+            "results/figures/signal_flow/{graph}.block_means.pdf",
+            caption="../report/signal_flow_blocks.rst",
+            category="Signal flow",
+            subcategory="{graph}",
+            labels={"graph": "{graph}", "figure": "mean z per block", "format": "PDF"},
+        ),
+    wildcard_constraints:
+        graph=simulated_graphs(),
+    log:
+        "logs/plot_signal_flow_blocks/{graph}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/signal_flow.yaml"
+    script:
+        "../scripts/plot_signal_flow_blocks.py"

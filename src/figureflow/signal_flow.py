@@ -1,0 +1,439 @@
+"""Signal flow: a height for every node of a directed graph, and how feedforward the graph is.
+
+For a directed graph with non-negative weights ``A`` (``A[i, j]`` is the weight of ``i -> j``),
+let ``W = (A + A^T) / 2``, ``D = diag(W 1)``, ``L = D - W`` and
+``b_i = sum_j W_ij sign(A_ij - A_ji)``. The signal flow ``z`` (Varshney et al. 2011, after
+Carmel, Harel & Koren 2004) minimizes ``sum_ij W_ij (z_i - z_j - sign(A_ij - A_ji))^2``, i.e.
+solves ``L z = b``: a node sits one unit above the nodes it feeds. Sources are high.
+
+``L`` is singular: every weakly connected component adds a constant to its null space, and ``b``
+sums to zero on each component, so the system is consistent and ``z`` is fixed up to one constant
+per component. figureflow makes ``z`` mean-zero within each component (values in different
+components are not comparable) and gives isolated nodes ``z = NaN``. Self-loops cancel out of
+both ``L`` and ``b`` and are dropped.
+
+The graph-level answer to "how much is this graph a feedforward pathway?" is the trophic
+incoherence ``F_0`` of MacKay, Johnson & Sansom (2020): trophic levels ``h`` minimize
+``F(h) = sum_ij A_ij (h_j - h_i - 1)^2 / sum_ij A_ij``, which means solving
+``(diag(w_in + w_out) - A - A^T) h = w_in - w_out``, i.e. ``L h = (w_in - w_out) / 2`` with the
+same ``L``. ``F_0 = min F`` is 0 for a perfectly layered graph and grows towards 1 as the graph
+loses direction.
+
+Two solvers give the same ``z``:
+
+* ``"pinv"``: the dense reference ``z = pinv(L) b`` (O(n^3) time, O(n^2) memory);
+* ``"sparse"``: conjugate gradients on the sparse system, made positive definite by holding one
+  node per component at 0 (exact, since each component's equations sum to zero), with a Jacobi preconditioner,
+  switching to an algebraic multigrid preconditioner (pyamg) when Jacobi converges slowly, as on
+  mesh-like graphs; the relative residual ``||b_c - L_c z_c|| / ||b_c||`` of every component
+  ``c`` is driven below ``tol`` or an error is raised.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import LinearOperator, cg
+from threadpoolctl import threadpool_limits
+
+from figureflow.io import InputError
+
+__all__ = [
+    "SignalFlowResult",
+    "ConvergenceError",
+    "check_adjacency",
+    "laplacian_system",
+    "weak_components",
+    "grounded_nodes",
+    "signal_flow",
+    "trophic_incoherence",
+    "downhill_fraction",
+    "dense_memory_gb",
+    "summary_frame",
+    "nodes_frame",
+]
+
+COMPARABILITY_NOTE = "z is mean-zero within each weakly connected component; values in different components are not comparable"
+
+
+class ConvergenceError(RuntimeError):
+    """The sparse solver did not reach the requested residual; no approximate answer is returned."""
+
+
+@dataclass
+class SignalFlowResult:
+    """Signal flow of one graph.
+
+    Attributes
+    ----------
+    z : (n,) float array, mean-zero per weakly connected component, NaN for isolated nodes
+    component : (n,) int array, component index (0 = largest), -1 for isolated nodes
+    trophic_levels : (n,) float array, MacKay et al.'s ``h`` (mean-zero per component, NaN isolated)
+    trophic_incoherence : float, ``F_0`` in [0, 1]
+    downhill_fraction : float, fraction of edge weight from a higher to a strictly lower z
+    solver : ``"pinv"`` or ``"sparse"``
+    method : what solved it (``"pinv"``, ``"cg+jacobi"``, ``"cg+amg"``)
+    iterations : CG iterations (0 for pinv)
+    residual : largest relative residual over components
+    seconds : wall time of the solve
+    n_edges : directed edges with non-zero weight, self-loops excluded
+    """
+
+    z: np.ndarray
+    component: np.ndarray
+    trophic_levels: np.ndarray
+    trophic_incoherence: float
+    downhill_fraction: float
+    solver: str
+    method: str
+    iterations: int
+    residual: float
+    seconds: float
+    n_edges: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.z.size)
+
+    @property
+    def n_components(self) -> int:
+        """Weakly connected components with at least two nodes."""
+        return int(self.component.max() + 1) if self.component.size else 0
+
+    @property
+    def n_isolated(self) -> int:
+        return int(np.sum(self.component < 0))
+
+
+def check_adjacency(adjacency, name: str = "graph") -> sp.csr_matrix:
+    """Validate a weighted adjacency matrix (dense or sparse); return it as CSR float64 without self-loops.
+
+    Raises
+    ------
+    InputError
+        If it is not a square 2-D matrix, has no nodes, or holds NaN, infinite or negative weights
+        (the message gives the first offending entry).
+    """
+    if sp.issparse(adjacency):
+        A = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+    else:
+        dense = np.asarray(adjacency)
+        if dense.ndim != 2:
+            raise InputError(f"{name}: the adjacency matrix must be 2-D, found {dense.ndim}-D with shape {dense.shape}")
+        if not np.issubdtype(dense.dtype, np.number) and dense.dtype != bool:
+            raise InputError(f"{name}: the adjacency matrix must be numeric, found dtype {dense.dtype}")
+        A = sp.csr_matrix(dense.astype(np.float64))
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise InputError(f"{name}: the adjacency matrix must be square (n x n), found shape {A.shape}")
+    if A.shape[0] == 0:
+        raise InputError(f"{name}: the graph is empty (0 nodes)")
+    data = A.data
+    bad = ~np.isfinite(data) | (data < 0)
+    if bad.any():
+        coo = A.tocoo()
+        k = int(np.flatnonzero(~np.isfinite(coo.data) | (coo.data < 0))[0])
+        value = coo.data[k]
+        kind = "NaN" if np.isnan(value) else ("infinite" if np.isinf(value) else "negative")
+        raise InputError(
+            f"{name}: edge weights must be finite and >= 0, found {kind} weight {value} on edge {coo.row[k]} -> {coo.col[k]}"
+        )
+    A.setdiag(0)
+    A.eliminate_zeros()
+    A.sort_indices()
+    return A
+
+
+def laplacian_system(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """``L``, the signal-flow right-hand side ``b`` and the trophic right-hand side ``(w_in - w_out) / 2``.
+
+    ``A`` must be a checked adjacency without self-loops (:func:`check_adjacency`).
+    """
+    AT = A.T.tocsr()
+    W = (A + AT) * 0.5
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    L = (sp.diags(degree) - W).tocsr()
+    S = (A - AT).tocsr()
+    S.data = np.sign(S.data)
+    S.eliminate_zeros()
+    b = np.asarray(W.multiply(S).sum(axis=1)).ravel()
+    w_in = np.asarray(A.sum(axis=0)).ravel()
+    w_out = np.asarray(A.sum(axis=1)).ravel()
+    return L, b, (w_in - w_out) / 2.0
+
+
+def weak_components(A: sp.csr_matrix) -> np.ndarray:
+    """Weakly connected component of each node: 0 for the largest (ties: lowest node first), -1 if isolated."""
+    n_raw, raw = connected_components(A, directed=True, connection="weak")
+    sizes = np.bincount(raw, minlength=n_raw)
+    first = np.full(n_raw, A.shape[0])
+    np.minimum.at(first, raw, np.arange(A.shape[0]))
+    keep = sizes >= 2
+    order = np.lexsort((first, -sizes))
+    order = order[keep[order]]
+    relabel = np.full(n_raw, -1)
+    relabel[order] = np.arange(order.size)
+    return relabel[raw]
+
+
+def _component_residual(L, x, rhs, comp, n_comp):
+    r = rhs - L @ x
+    r2 = np.bincount(comp, weights=r * r, minlength=n_comp)
+    b2 = np.bincount(comp, weights=rhs * rhs, minlength=n_comp)
+    rel = np.where(b2 > 0, np.sqrt(r2) / np.sqrt(np.where(b2 > 0, b2, 1.0)), np.sqrt(r2))
+    return float(rel.max()) if rel.size else 0.0
+
+
+def _mean_zero(x, comp, n_comp):
+    sizes = np.bincount(comp, minlength=n_comp)
+    means = np.bincount(comp, weights=x, minlength=n_comp) / np.maximum(sizes, 1)
+    return x - means[comp]
+
+
+def _pcg(L, rhs, M, tol, maxiter):
+    """CG with preconditioner ``M``; returns (x, iterations, converged)."""
+    count = [0]
+
+    def step(_):
+        count[0] += 1
+
+    x, info = cg(L, rhs, rtol=tol, atol=0.0, maxiter=maxiter, M=M, callback=step)
+    return x, count[0], info == 0
+
+
+def _amg_preconditioner(L):
+    import pyamg
+
+    ml = pyamg.smoothed_aggregation_solver(L, B=np.ones((L.shape[0], 1)), symmetry="symmetric", max_coarse=500)
+    return ml.aspreconditioner(cycle="V")
+
+
+def grounded_nodes(L: sp.csr_matrix, comp: np.ndarray, n_comp: int) -> np.ndarray:
+    """One node per component to hold fixed: its highest-degree node (lowest index on ties)."""
+    degree = L.diagonal()
+    order = np.lexsort((np.arange(degree.size), -degree, comp))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = comp[order[1:]] != comp[order[:-1]]
+    return order[first]
+
+
+def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
+    """Solve the consistent singular systems ``L x = rhs``; returns (solutions, method, iterations, residual).
+
+    Each component's null space is removed by grounding: one node per component is held at 0 and
+    the reduced system (symmetric positive definite) is solved. Because every component's
+    equations sum to zero, the dropped equations hold as well, so this is exact.
+    """
+    n = L.shape[0]
+    keep = np.ones(n, dtype=bool)
+    keep[grounded_nodes(L, comp, n_comp)] = False
+    Lr = L[keep][:, keep].tocsr()
+    diag = Lr.diagonal()
+    jacobi = LinearOperator(Lr.shape, matvec=lambda v: v / diag, dtype=np.float64)
+    inner_tol = tol / 10.0
+    solutions, total_iterations, worst = [], 0, 0.0
+    method = "cg+jacobi"
+    amg = None
+    for rhs in rhss:
+        if not np.any(rhs):
+            solutions.append(np.zeros_like(rhs))
+            continue
+        rhs_r = rhs[keep]
+        xr = np.zeros_like(rhs_r)
+        x = np.zeros_like(rhs)
+        residual = np.inf
+        for _ in range(4):  # iterative refinement: inner solves on the current residual
+            r = rhs_r - Lr @ xr
+            if amg is None:
+                dx, its, converged = _pcg(Lr, r, jacobi, inner_tol, cg_maxiter)
+                total_iterations += its
+                if not converged:
+                    if log:
+                        log.info("Jacobi-preconditioned CG did not converge in %d iterations; switching to algebraic multigrid", its)
+                    amg = _amg_preconditioner(Lr)
+                    method = "cg+amg"
+                    dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
+                    total_iterations += its
+            else:
+                dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
+                total_iterations += its
+            xr = xr + dx
+            x[keep] = xr
+            residual = _component_residual(L, x, rhs, comp, n_comp)
+            if residual <= tol:
+                break
+        if residual > tol:
+            raise ConvergenceError(
+                f"the sparse solver reached a relative residual of {residual:.3g} (> tol = {tol:g}) after "
+                f"{total_iterations} iterations ({method}); no approximate answer is returned. "
+                "Try solver='pinv' for a small graph, or a looser tolerance."
+            )
+        worst = max(worst, residual)
+        solutions.append(x)
+    return solutions, method, total_iterations, worst
+
+
+def dense_memory_gb(n: int) -> float:
+    """Approximate memory of the dense pinv solve on ``n`` nodes: five n x n float64 arrays."""
+    return 5 * 8 * float(n) ** 2 / 1e9
+
+
+def trophic_incoherence(A: sp.spmatrix, h: np.ndarray) -> float:
+    """``F_0 = sum_ij A_ij (h_j - h_i - 1)^2 / sum_ij A_ij`` for trophic levels ``h`` (NaN-free on edges)."""
+    coo = sp.coo_matrix(A)
+    if coo.nnz == 0 or coo.data.sum() == 0:
+        return float("nan")
+    diff = h[coo.col] - h[coo.row] - 1.0
+    return float(np.sum(coo.data * diff * diff) / coo.data.sum())
+
+
+def downhill_fraction(A: sp.spmatrix, z: np.ndarray) -> float:
+    """Fraction of edge weight on edges ``i -> j`` with ``z_i > z_j`` (pointing down the hierarchy)."""
+    coo = sp.coo_matrix(A)
+    total = coo.data.sum()
+    if total == 0:
+        return float("nan")
+    return float(coo.data[z[coo.row] > z[coo.col]].sum() / total)
+
+
+def signal_flow(
+    adjacency,
+    solver: str = "auto",
+    tol: float = 1e-10,
+    max_dense_nodes: int = 10_000,
+    auto_dense_nodes: int = 2_000,
+    cg_maxiter: int = 500,
+    amg_maxiter: int = 500,
+    name: str = "graph",
+    log=None,
+) -> SignalFlowResult:
+    """Signal flow ``z`` of every node, trophic incoherence and downhill fraction of the graph.
+
+    Parameters
+    ----------
+    adjacency
+        ``(n, n)`` dense array or scipy sparse matrix of non-negative edge weights,
+        ``adjacency[i, j]`` for the edge ``i -> j``. Self-loops are ignored.
+    solver
+        ``"pinv"`` (dense reference), ``"sparse"``, or ``"auto"``: pinv up to
+        ``auto_dense_nodes`` nodes, sparse above.
+    tol
+        Largest relative residual ``||b_c - L_c z_c|| / ||b_c||`` allowed on any component
+        (sparse solver).
+    max_dense_nodes
+        pinv refuses graphs larger than this (it needs :func:`dense_memory_gb` of memory).
+    cg_maxiter, amg_maxiter
+        Iterations of Jacobi-preconditioned CG before switching to multigrid, and of
+        multigrid-preconditioned CG before giving up (per refinement pass).
+    name
+        Names the graph in error messages.
+    log
+        Optional ``logging.Logger`` for progress.
+
+    Returns
+    -------
+    SignalFlowResult
+
+    Raises
+    ------
+    InputError
+        On a non-square, empty, non-numeric matrix or NaN, infinite or negative weights; on an
+        unknown solver; when pinv is asked for more than ``max_dense_nodes`` nodes.
+    ConvergenceError
+        When the sparse solver does not reach ``tol``.
+    """
+    if solver not in ("auto", "pinv", "sparse"):
+        raise InputError(f"{name}: solver must be 'auto', 'pinv' or 'sparse', found {solver!r}")
+    A = check_adjacency(adjacency, name)
+    n = A.shape[0]
+    if solver == "auto":
+        solver = "pinv" if n <= auto_dense_nodes else "sparse"
+    if solver == "pinv" and n > max_dense_nodes:
+        raise InputError(
+            f"{name}: solver 'pinv' on {n:,} nodes needs about {dense_memory_gb(n):.1f} GB of memory and O(n^3) time "
+            f"(limit max_dense_nodes = {max_dense_nodes:,}); use solver 'sparse', or raise max_dense_nodes"
+        )
+    start = time.perf_counter()
+    component = weak_components(A)
+    L, b, trophic_rhs = laplacian_system(A)
+    active = np.flatnonzero(component >= 0)
+    comp = component[active]
+    n_comp = int(comp.max() + 1) if comp.size else 0
+    z = np.full(n, np.nan)
+    h = np.full(n, np.nan)
+    iterations, residual = 0, 0.0
+    if active.size:
+        La = L[active][:, active].tocsr()
+        if solver == "pinv":
+            method = "pinv"
+            P = np.linalg.pinv(La.toarray())
+            za, ha = P @ b[active], P @ trophic_rhs[active]
+            residual = max(
+                _component_residual(La, za, b[active], comp, n_comp),
+                _component_residual(La, ha, trophic_rhs[active], comp, n_comp),
+            )
+        else:
+            # single-threaded BLAS: the iterates, hence z, do not depend on the thread count
+            with threadpool_limits(limits=1):
+                (za, ha), method, iterations, residual = _solve_sparse(
+                    La, [b[active], trophic_rhs[active]], comp, n_comp, tol, cg_maxiter, amg_maxiter, log
+                )
+        z[active] = _mean_zero(za, comp, n_comp)
+        h[active] = _mean_zero(ha, comp, n_comp)
+    else:
+        method = solver
+    seconds = time.perf_counter() - start
+    return SignalFlowResult(
+        z=z,
+        component=component,
+        trophic_levels=h,
+        trophic_incoherence=trophic_incoherence(A, np.nan_to_num(h)),
+        downhill_fraction=downhill_fraction(A, np.nan_to_num(z)),
+        solver=solver,
+        method=method,
+        iterations=int(iterations),
+        residual=float(residual),
+        seconds=float(seconds),
+        n_edges=int(A.nnz),
+    )
+
+
+def summary_frame(result: SignalFlowResult) -> pd.DataFrame:
+    """One-row table: ``n_nodes, n_edges, n_components, solver, iterations, residual, seconds,
+    trophic_incoherence, downhill_fraction``, then ``n_isolated, method, note``."""
+    note = COMPARABILITY_NOTE if result.n_components > 1 else ""
+    return pd.DataFrame(
+        [
+            {
+                "n_nodes": result.n_nodes,
+                "n_edges": result.n_edges,
+                "n_components": result.n_components,
+                "solver": result.solver,
+                "iterations": result.iterations,
+                "residual": result.residual,
+                "seconds": round(result.seconds, 3),
+                "trophic_incoherence": result.trophic_incoherence,
+                "downhill_fraction": result.downhill_fraction,
+                "n_isolated": result.n_isolated,
+                "method": result.method,
+                "note": note,
+            }
+        ]
+    )
+
+
+def nodes_frame(result: SignalFlowResult, nodes: pd.DataFrame) -> pd.DataFrame:
+    """Per-node table: ``node, z, component`` (-1 marks isolated nodes, whose z is empty), then
+    the node table's other columns."""
+    if len(nodes) != result.n_nodes:
+        raise ValueError(f"node table has {len(nodes)} rows for {result.n_nodes} nodes")
+    frame = pd.DataFrame({"node": nodes["node"].to_numpy(), "z": result.z, "component": result.component})
+    for column in nodes.columns:
+        if column != "node":
+            frame[column] = nodes[column].to_numpy()
+    return frame

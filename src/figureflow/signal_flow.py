@@ -143,10 +143,18 @@ def check_adjacency(adjacency, name: str = "graph") -> sp.csr_matrix:
         raise InputError(
             f"{name}: edge weights must be finite and >= 0, found {kind} weight {value} on edge {coo.row[k]} -> {coo.col[k]}"
         )
-    A.setdiag(0)
-    A.eliminate_zeros()
-    A.sort_indices()
+    A.sum_duplicates()  # canonical form: sorted, one entry per edge
+    rows = _row_of_entries(A)
+    keep = (rows != A.indices) & (A.data != 0)  # drop self-loops and explicit zeros
+    if not keep.all():
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=A.shape[0]))])
+        A = sp.csr_matrix((A.data[keep], A.indices[keep], indptr.astype(A.indptr.dtype)), shape=A.shape)
     return A
+
+
+def _row_of_entries(A: sp.csr_matrix) -> np.ndarray:
+    """Row index of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(A.shape[0], dtype=A.indices.dtype), np.diff(A.indptr))
 
 
 def laplacian_system(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -225,14 +233,21 @@ def grounded_nodes(L: sp.csr_matrix, comp: np.ndarray, n_comp: int) -> np.ndarra
 def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
     """Solve the consistent singular systems ``L x = rhs``; returns (solutions, method, iterations, residual).
 
-    Each component's null space is removed by grounding: one node per component is held at 0 and
-    the reduced system (symmetric positive definite) is solved. Because every component's
+    Each component's null space is removed by grounding: one node per component is held at 0 (its
+    row and column replaced by the identity's) and the resulting symmetric positive definite
+    system is solved. Because every component's
     equations sum to zero, the dropped equations hold as well, so this is exact.
     """
     n = L.shape[0]
     keep = np.ones(n, dtype=bool)
-    keep[grounded_nodes(L, comp, n_comp)] = False
-    Lr = L[keep][:, keep].tocsr()
+    grounded = grounded_nodes(L, comp, n_comp)
+    keep[grounded] = False
+    # Dirichlet rows: the grounded nodes' rows and columns become those of the identity, in place
+    # of removing them (same CSR structure, no re-indexing)
+    rows = _row_of_entries(L)
+    data = L.data * (keep[rows] & keep[L.indices])
+    data[(rows == L.indices) & ~keep[rows]] = 1.0
+    Lr = sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape)
     diag = Lr.diagonal()
     jacobi = LinearOperator(Lr.shape, matvec=lambda v: v / diag, dtype=np.float64)
     inner_tol = tol / 10.0
@@ -243,9 +258,8 @@ def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
         if not np.any(rhs):
             solutions.append(np.zeros_like(rhs))
             continue
-        rhs_r = rhs[keep]
+        rhs_r = rhs * keep
         xr = np.zeros_like(rhs_r)
-        x = np.zeros_like(rhs)
         residual = np.inf
         for _ in range(4):  # iterative refinement: inner solves on the current residual
             r = rhs_r - Lr @ xr
@@ -263,7 +277,7 @@ def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
                 dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
                 total_iterations += its
             xr = xr + dx
-            x[keep] = xr
+            x = xr * keep  # grounded entries are 0 by construction; make it exact
             residual = _component_residual(L, x, rhs, comp, n_comp)
             if residual <= tol:
                 break
@@ -285,20 +299,20 @@ def dense_memory_gb(n: int) -> float:
 
 def trophic_incoherence(A: sp.spmatrix, h: np.ndarray) -> float:
     """``F_0 = sum_ij A_ij (h_j - h_i - 1)^2 / sum_ij A_ij`` for trophic levels ``h`` (NaN-free on edges)."""
-    coo = sp.coo_matrix(A)
-    if coo.nnz == 0 or coo.data.sum() == 0:
+    A = sp.csr_matrix(A)
+    if A.nnz == 0 or A.data.sum() == 0:
         return float("nan")
-    diff = h[coo.col] - h[coo.row] - 1.0
-    return float(np.sum(coo.data * diff * diff) / coo.data.sum())
+    diff = h[A.indices] - h[_row_of_entries(A)] - 1.0
+    return float(np.sum(A.data * diff * diff) / A.data.sum())
 
 
 def downhill_fraction(A: sp.spmatrix, z: np.ndarray) -> float:
     """Fraction of edge weight on edges ``i -> j`` with ``z_i > z_j`` (pointing down the hierarchy)."""
-    coo = sp.coo_matrix(A)
-    total = coo.data.sum()
+    A = sp.csr_matrix(A)
+    total = A.data.sum()
     if total == 0:
         return float("nan")
-    return float(coo.data[z[coo.row] > z[coo.col]].sum() / total)
+    return float(A.data[z[_row_of_entries(A)] > z[A.indices]].sum() / total)
 
 
 def signal_flow(

@@ -17,11 +17,12 @@ include: "rules/common.smk"
 wildcard_constraints:
     dataset=NAME_PATTERN,
     graph=NAME_PATTERN,
+    map=NAME_PATTERN,
 
 
 
 # Schema check (defaults filled, unknown keys rejected) and input checks, before any job.
-check_config(config)
+FACTS = check_config(config)
 
 
 report: "report/workflow.rst"
@@ -29,6 +30,7 @@ report: "report/workflow.rst"
 
 include: "rules/data.smk"
 include: "rules/signal_flow.smk"
+include: "rules/jacobian.smk"
 
 
 rule all:

@@ -29,14 +29,14 @@ def check_config(config):
     """Validate the config against its schema and check every input it names.
 
     An InputError raised here stops snakemake before any job, with a message that names the
-    key or file to fix.
+    key or file to fix. Returns what the checks learnt (the dimensions of each Jacobian map).
     """
     try:
         validate_config(config, SCHEMA)
     except InputError as exc:
         files = ", ".join(str(f) for f in workflow.configfiles) or "the --config values"
         raise InputError(f"in {files}: {exc}") from None
-    check_inputs(config, base=".")
+    return check_inputs(config, base=".")
 
 
 def names_regex(names):
@@ -124,6 +124,21 @@ def signal_flow_options(wildcards):
     }
 
 
+def jacobian_options(wildcards):
+    """Estimator settings of the jacobian section."""
+    section = config["jacobian"]
+    return {k: section[k] for k in ("estimators", "sample_sizes", "scrambles")}
+
+
+def jacobian_map_spec(wildcards):
+    return config["jacobian"]["maps"][wildcards.map]
+
+
+def jacobian_maps_into_3d():
+    """Maps whose data space is 3-D: their latent grid's image is drawn as a surface or curve."""
+    return names_regex([m for m, (d, D) in FACTS["jacobian_dims"].items() if D == 3])
+
+
 def signal_flow_mem_mb(wildcards, input):
     """Signal-flow memory: ~60x the compressed graph file (CSR, transpose, Laplacian, CG vectors)."""
     return int(max(2000, 1000 + 60 * input.size_mb))
@@ -172,6 +187,16 @@ def signal_flow_targets():
     return targets
 
 
+def jacobian_targets():
+    targets = []
+    for name, (d, D) in FACTS["jacobian_dims"].items():
+        targets += [f"results/jacobian/{name}/estimates.tsv"]
+        figures = ["error_vs_n", "volume"] + (["image"] if D == 3 else [])
+        for figure in figures:
+            targets += [f"results/figures/jacobian/{name}.{figure}.png", f"results/figures/jacobian/{name}.{figure}.pdf"]
+    return targets
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets()
+    return data_targets() + signal_flow_targets() + jacobian_targets()

@@ -56,6 +56,7 @@ def prepare_workdir(workdir: Path) -> Path:
     write_small_h5ad(inputs / "tiny.h5ad")
     for name in ("toy_circuit.edges.tsv", "toy_circuit.nodes.tsv"):
         shutil.copy(REPO / "examples" / name, inputs / name)
+    shutil.copy(REPO / "tests" / "data" / "user_maps.py", workdir / "user_maps.py")
     return REPO / "tests" / "config.yaml"
 
 

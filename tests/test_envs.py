@@ -145,4 +145,5 @@ def test_installed_versions_match_the_pins():
     for name, pinned in pyproject_pins().items():
         if name in ("snakemake-executor-plugin-slurm", "pytest"):
             continue  # optional extras
-        assert version(name) == pinned, f"installed {name} {version(name)} differs from the pin {pinned}"
+        installed = version(name).split("+")[0]  # a local label (torch's +cpu build) is the same release
+        assert installed == pinned, f"installed {name} {version(name)} differs from the pin {pinned}"

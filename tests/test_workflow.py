@@ -28,7 +28,10 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     result = run_snakemake(tmp_path, "--dry-run", "--cores", "2")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    for rule, count in [("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4)]:
+    for rule, count in [
+        ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
+        ("jacobian_estimates", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
+    ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
 
@@ -57,6 +60,8 @@ EXPECTED_TABLES = [
     "results/signal_flow/tiny_sbm/summary.tsv",
     "results/signal_flow/tiny_edges/nodes.tsv",
     "results/signal_flow/tiny_edges/summary.tsv",
+    "results/jacobian/toy/estimates.tsv",
+    "results/jacobian/swirl/estimates.tsv",
 ]
 # wall times differ from run to run; every other value must be identical
 TIMING_COLUMNS = ["seconds"]
@@ -126,6 +131,22 @@ def test_edge_list_with_classes_gives_per_class_z_and_figure(runs):
     assert not (workdir / "results/figures/signal_flow/tiny_edges.block_means.png").exists()
 
 
+def test_jacobian_estimates_for_builtin_and_user_maps(runs):
+    workdir = runs["1"]
+    toy = pd.read_csv(workdir / "results/jacobian/toy/estimates.tsv", sep="\t")
+    assert toy["exact"].eq(2.0).all() and len(toy) == 6
+    assert ((toy["estimate"] - 2.0).abs() <= 4 * toy["std_error"]).all()
+    swirl = pd.read_csv(workdir / "results/jacobian/swirl/estimates.tsv", sep="\t")
+    assert swirl["exact"].isna().all() and (swirl["std_error"] > 0).all()
+    # E[sqrt(0.25 + (1 + 0.5 z1)^2)] by quadrature: the user map's estimates agree with it
+    from scipy import integrate, stats
+
+    value = integrate.quad(lambda t: np.sqrt(0.25 + (1 + 0.5 * t) ** 2) * stats.norm.pdf(t), -12, 12)[0]
+    assert ((swirl["estimate"] - value).abs() <= 4 * swirl["std_error"]).all()
+    for name in ("toy.error_vs_n.png", "toy.volume.pdf", "toy.image.png", "swirl.image.pdf"):
+        assert (workdir / "results/figures/jacobian" / name).stat().st_size > 1000
+
+
 def test_rerun_has_nothing_to_do_and_report_builds(runs):
     workdir = runs["1"]
     config = REPO / "tests" / "config.yaml"
@@ -151,6 +172,18 @@ BAD_CONFIGS = {
     ),
     "empty edge list": ("seed: 1\ngraphs:\n  g: {edges: inputs/empty.tsv}\n", "has a header but no edges"),
     "unknown signal-flow graph": ("seed: 1\nsignal_flow: {graphs: [nope]}\n", "signal_flow.graphs names 'nope'"),
+    "map path that does not import": (
+        "seed: 1\njacobian:\n  maps:\n    m: {map: 'no_such_module:f', latent_dim: 2, data_dim: 3}\n",
+        "config key jacobian.maps.m.map: module 'no_such_module' does not import",
+    ),
+    "map with NaN output": (
+        "seed: 1\njacobian:\n  maps:\n    m: {map: 'user_maps:not_a_number', latent_dim: 2, data_dim: 3}\n",
+        "map 'm' left output entries [1] unset or NaN",
+    ),
+    "map writing past data_dim": (
+        "seed: 1\njacobian:\n  maps:\n    m: {map: 'user_maps:too_long', latent_dim: 2, data_dim: 3}\n",
+        "writes more than 3 output values",
+    ),
     "negative weight": (
         "seed: 1\ngraphs:\n  g: {edges: inputs/neg.tsv}\n",
         "edge list 'inputs/neg.tsv', line 3: column 'weight' must be >= 0, found -2",
@@ -164,6 +197,7 @@ def test_bad_input_gives_one_clear_error_and_starts_no_job(tmp_path, case):
     write_small_h5ad(tmp_path / "inputs" / "tiny.h5ad")
     (tmp_path / "inputs" / "neg.tsv").write_text("source\ttarget\tweight\na\tb\t1\nb\tc\t-2\n")
     (tmp_path / "inputs" / "empty.tsv").write_text("source\ttarget\tweight\n")
+    shutil.copy(REPO / "tests" / "data" / "user_maps.py", tmp_path / "user_maps.py")
     (tmp_path / "bad.yaml").write_text(text)
     result = run_snakemake(tmp_path, "--cores", "1", configfile=tmp_path / "bad.yaml")
     out = result.stdout + result.stderr

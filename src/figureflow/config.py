@@ -25,6 +25,7 @@ __all__ = [
     "simulated",
     "ingested",
     "signal_flow_graphs",
+    "check_jacobian",
 ]
 
 
@@ -107,7 +108,38 @@ def signal_flow_graphs(config: Mapping) -> list[str]:
     return list(config.get("graphs", {})) if chosen is None else list(chosen)
 
 
-def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
+def check_jacobian(config: Mapping) -> dict:
+    """Every map of the jacobian section loads and evaluates; sample sizes suit randomized QMC.
+
+    Returns ``{map name: (latent dimension, data dimension)}``.
+
+    Raises
+    ------
+    InputError
+        For a map that does not import, compile or evaluate to ``data_dim`` finite values, or an
+        rqmc sample size that is not ``scrambles x 2^k``.
+    """
+    section = config.get("jacobian", {})
+    if not section.get("maps"):
+        return {}
+    if "rqmc" in section["estimators"]:
+        m = section["scrambles"]
+        bad = [n for n in section["sample_sizes"] if n % m or (n // m) & (n // m - 1)]
+        if bad:
+            raise InputError(
+                f"config key jacobian.sample_sizes: for rqmc each size must be scrambles ({m}) x a power of 2, "
+                f"found {describe(bad)}"
+            )
+    from figureflow.jacobian.maps import map_from_config
+
+    dims = {}
+    for name, spec in section["maps"].items():
+        latent = map_from_config(name, spec, config.get("seed", 0))
+        dims[name] = (latent.d, latent.D)
+    return dims
+
+
+def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     """Check every input the config names, before any job runs.
 
     * h5ad datasets: the file reads, the obs keys exist, young/old labels occur
@@ -116,9 +148,11 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
     * edge-list graphs: every row is valid, and so is the node table
       (:func:`figureflow.data.ingest.read_edge_list`);
     * SBM graphs: the block model is complete and in range;
-    * ``group_by`` names a node-table column; ``signal_flow.graphs`` names known graphs.
+    * ``group_by`` names a node-table column; ``signal_flow.graphs`` names known graphs;
+    * every Jacobian map loads and evaluates (:func:`check_jacobian`).
 
-    Relative paths are taken from ``base``.
+    Relative paths are taken from ``base``. Returns what the checks learnt:
+    ``{"jacobian_dims": {map: (d, D)}}``.
 
     Raises
     ------
@@ -133,6 +167,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
             f"config key signal_flow.graphs names {describe(unknown)}, which are not in graphs; "
             f"graphs are {describe(list(graphs))}"
         )
+    facts = {"jacobian_dims": check_jacobian(config)}
     for name, spec in config.get("datasets", {}).items():
         if "h5ad" in spec:
             check_h5ad_obs(
@@ -161,3 +196,4 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> None:
                 f"config key graphs.{name}.group_by is '{group_by}'; expected a node-table column other than "
                 f"the node name, found {describe(columns[1:])}"
             )
+    return facts

@@ -1,0 +1,326 @@
+"""Maps from latent space to data space, with what is known about them.
+
+A map is a numba-compiled function ``f(z, p, out)`` that writes ``x(z)`` (length ``D``) into
+``out`` for a latent point ``z`` (length ``d``) and a parameter vector ``p`` (float64). ``z``
+and ``out`` may be real or complex: the complex-step Jacobian evaluates ``f`` at complex points,
+so a map must be written with operations that are analytic (``+ - * /``, powers, ``exp``,
+``sin``, ``cos``, ... but not ``abs``, ``min``/``max`` or comparisons on ``z``).
+
+A map may also provide its Jacobian ``jac(z, p, J)`` writing the ``D x d`` matrix ``dx/dz`` into
+``J``; the built-in ones do, and those are the exact references of the tests.
+
+Built-in maps, with their volume element ``D(z) = sqrt(det(J^T J))`` and ``E[D]`` under the
+standard normal latent density:
+
+* ``toy``: ``x = 2^(-1/4) (z1^2/sqrt2, z2^2/sqrt2, z1 z2)``; ``D = z1^2 + z2^2``; ``E[D] = 2``.
+* ``linear``: ``x = A z`` (``params: {matrix: D x d}``); ``D = sqrt(det(A^T A))``, constant.
+* ``helix``: ``t -> (cos t, sin t, c t)`` (``params: {c}``); ``D = sqrt(1 + c^2)``, constant.
+* ``stereographic``: inverse stereographic projection ``R^2 -> S^2``,
+  ``x = (2 z1, 2 z2, |z|^2 - 1) / (1 + |z|^2)``; ``D = 4 / (1 + |z|^2)^2``; ``E[D]`` from a 1-D
+  integral over ``t = |z|^2 ~ Exponential(mean 2)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from numba import njit
+from numba.core.registry import CPUDispatcher
+
+from figureflow.io import InputError
+
+__all__ = ["LatentMap", "BUILTIN_MAPS", "TORCH_BUILTIN_MAPS", "builtin_map", "load_user_map", "check_map", "map_from_config"]
+
+
+@dataclass
+class LatentMap:
+    """A map ``x(z)`` from ``R^d`` to ``R^D`` with optional analytic Jacobian and known answers.
+
+    Attributes
+    ----------
+    name : what the map is called in tables and figures
+    d, D : latent and data dimensions (``d <= D``)
+    f : numba function ``f(z, p, out)``
+    params : parameter vector ``p`` passed to ``f`` and ``jac``
+    jac : numba function ``jac(z, p, J)`` or None
+    exact_mean : ``E[D]`` under the standard normal latent density, or None if unknown
+    volume : ``D(z)`` in closed form as a vectorized Python function of ``Z (n, d)``, or None
+    torch_fn : for torch maps, the torch function ``(d,) -> (D,)`` (then ``f`` is None)
+    """
+
+    name: str
+    d: int
+    D: int
+    f: Callable
+    params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    jac: Callable | None = None
+    exact_mean: float | None = None
+    volume: Callable | None = None
+    torch_fn: Callable | None = None
+
+
+# ---------------------------------------------------------------- toy
+
+
+@njit(cache=True)
+def _toy(z, p, out):
+    c = 2.0**-0.25
+    r = 1.0 / np.sqrt(2.0)
+    out[0] = c * r * z[0] * z[0]
+    out[1] = c * r * z[1] * z[1]
+    out[2] = c * z[0] * z[1]
+
+
+@njit(cache=True)
+def _toy_jac(z, p, J):
+    c = 2.0**-0.25
+    s = np.sqrt(2.0)
+    J[0, 0] = c * s * z[0]
+    J[0, 1] = 0.0
+    J[1, 0] = 0.0
+    J[1, 1] = c * s * z[1]
+    J[2, 0] = c * z[1]
+    J[2, 1] = c * z[0]
+
+
+# ---------------------------------------------------------------- linear
+
+
+@njit(cache=True)
+def _linear(z, p, out):
+    D = out.shape[0]
+    d = z.shape[0]
+    for i in range(D):
+        s = 0.0 * z[0]
+        for k in range(d):
+            s += p[i * d + k] * z[k]
+        out[i] = s
+
+
+@njit(cache=True)
+def _linear_jac(z, p, J):
+    D, d = J.shape
+    for i in range(D):
+        for k in range(d):
+            J[i, k] = p[i * d + k]
+
+
+# ---------------------------------------------------------------- helix
+
+
+@njit(cache=True)
+def _helix(z, p, out):
+    out[0] = np.cos(z[0])
+    out[1] = np.sin(z[0])
+    out[2] = p[0] * z[0]
+
+
+@njit(cache=True)
+def _helix_jac(z, p, J):
+    J[0, 0] = -np.sin(z[0])
+    J[1, 0] = np.cos(z[0])
+    J[2, 0] = p[0]
+
+
+# ---------------------------------------------------------------- stereographic
+
+
+@njit(cache=True)
+def _stereographic(z, p, out):
+    r2 = z[0] * z[0] + z[1] * z[1]
+    q = 1.0 / (1.0 + r2)
+    out[0] = 2.0 * z[0] * q
+    out[1] = 2.0 * z[1] * q
+    out[2] = (r2 - 1.0) * q
+
+
+@njit(cache=True)
+def _stereographic_jac(z, p, J):
+    u, v = z[0], z[1]
+    r2 = u * u + v * v
+    q = 1.0 / (1.0 + r2)
+    q2 = q * q
+    J[0, 0] = 2.0 * (1.0 + v * v - u * u) * q2
+    J[0, 1] = -4.0 * u * v * q2
+    J[1, 0] = -4.0 * u * v * q2
+    J[1, 1] = 2.0 * (1.0 + u * u - v * v) * q2
+    J[2, 0] = 4.0 * u * q2
+    J[2, 1] = 4.0 * v * q2
+
+
+def stereographic_exact_mean() -> float:
+    """``E[4 / (1 + |z|^2)^2]`` for ``z ~ N(0, I_2)``: ``|z|^2`` is Exponential with mean 2."""
+    from scipy.integrate import quad
+
+    value, _ = quad(lambda t: 4.0 / (1.0 + t) ** 2 * 0.5 * np.exp(-0.5 * t), 0.0, np.inf, epsabs=1e-15, epsrel=1e-13)
+    return float(value)
+
+
+def builtin_map(name: str, params: dict | None = None) -> LatentMap:
+    """A built-in map by name, with its parameters (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        For an unknown name, missing or malformed parameters, or a linear map with ``d > D``.
+    """
+    params = dict(params or {})
+    if name == "toy":
+        return LatentMap("toy", 2, 3, _toy, np.zeros(0), _toy_jac, 2.0, lambda Z: (Z**2).sum(axis=1))
+    if name == "linear":
+        if "matrix" not in params:
+            raise InputError("map 'linear' needs params.matrix, a D x d list of rows")
+        A = np.asarray(params["matrix"], dtype=float)
+        if A.ndim != 2 or A.shape[0] < A.shape[1] or not np.all(np.isfinite(A)):
+            raise InputError(f"map 'linear': params.matrix must be a finite D x d matrix with D >= d, found shape {A.shape}")
+        value = float(np.sqrt(max(np.linalg.det(A.T @ A), 0.0)))
+        return LatentMap("linear", A.shape[1], A.shape[0], _linear, A.ravel().copy(), _linear_jac, value, lambda Z: np.full(len(Z), value))
+    if name == "helix":
+        c = float(params.get("c", 1.0))
+        value = float(np.sqrt(1.0 + c * c))
+        return LatentMap("helix", 1, 3, _helix, np.array([c]), _helix_jac, value, lambda Z: np.full(len(Z), value))
+    if name == "stereographic":
+        return LatentMap(
+            "stereographic", 2, 3, _stereographic, np.zeros(0), _stereographic_jac, stereographic_exact_mean(),
+            lambda Z: 4.0 / (1.0 + (Z**2).sum(axis=1)) ** 2,
+        )
+    raise InputError(f"unknown built-in map {name!r}; built-in maps are {', '.join(repr(m) for m in BUILTIN_MAPS + TORCH_BUILTIN_MAPS)}")
+
+
+BUILTIN_MAPS = ("toy", "linear", "helix", "stereographic")
+TORCH_BUILTIN_MAPS = ("mlp",)
+
+
+def load_user_map(path: str, d: int, D: int, params=None, name: str | None = None, key: str = "map") -> LatentMap:
+    """A user's map ``package.module:function`` with signature ``f(z, p, out)``; checked on a test point.
+
+    The function is compiled with numba if it is not already; it is then evaluated at a fixed
+    latent point, real and complex.
+
+    Raises
+    ------
+    InputError
+        If the path is not ``module:function``, the module does not import, the attribute is
+        missing, numba cannot compile it, or the output has NaN/infinite values or the wrong
+        length (a wrong length shows as an index error or as untouched entries).
+    """
+    if not isinstance(path, str) or path.count(":") != 1:
+        raise InputError(
+            f"config key {key}: expected a built-in map ({', '.join(BUILTIN_MAPS + TORCH_BUILTIN_MAPS)}) "
+            f"or 'package.module:function', found {path!r}"
+        )
+    module_name, attr = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, SyntaxError, errors at import time
+        raise InputError(f"config key {key}: module '{module_name}' does not import ({type(exc).__name__}: {exc})") from None
+    if not hasattr(module, attr):
+        raise InputError(f"config key {key}: module '{module_name}' has no function '{attr}'")
+    f = getattr(module, attr)
+    if not isinstance(f, CPUDispatcher):
+        f = njit(f)
+    p = np.asarray(params if params is not None else [], dtype=float).ravel()
+    latent = LatentMap(name or attr, int(d), int(D), f, p)
+    check_map(latent, key)
+    return latent
+
+
+def check_map(latent: LatentMap, key: str = "map") -> None:
+    """Evaluate ``latent.f`` at a test point (real and complex) and check its output.
+
+    numba does not check bounds, so the output array carries one guard entry past ``D``: a map
+    that writes more than ``D`` values changes it.
+
+    Raises
+    ------
+    InputError
+        On a compilation error, an out-of-range write, NaN/infinite output, or output entries left
+        unwritten (the map writes fewer than ``D`` values).
+    """
+    if latent.d < 1 or latent.D < latent.d:
+        raise InputError(f"config key {key}: need 1 <= latent_dim <= data_dim, found latent_dim {latent.d}, data_dim {latent.D}")
+    z = np.linspace(0.3, 0.7, latent.d)
+    for dtype in (np.float64, np.complex128):
+        out = np.full(latent.D + 1, np.nan, dtype=dtype)  # one guard entry past the end
+        view = out[: latent.D]
+        try:
+            latent.f(z.astype(dtype), latent.params, view)
+        except IndexError:
+            raise InputError(
+                f"config key {key}: map '{latent.name}' indexes past its arrays: expected a latent point of length "
+                f"{latent.d}, output of length {latent.D} (data_dim) and {latent.params.size} parameter(s)"
+            ) from None
+        except Exception as exc:
+            raise InputError(
+                f"config key {key}: map '{latent.name}' failed on a test point with {np.dtype(dtype).name} input "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); maps must be numba-compatible "
+                "functions f(z, p, out) written with analytic operations"
+            ) from None
+        if not np.isnan(out[latent.D]):
+            raise InputError(
+                f"config key {key}: map '{latent.name}' writes more than {latent.D} output values (data_dim); "
+                "check data_dim or the map"
+            )
+        values = view.real if dtype is np.complex128 else view
+        if np.isnan(values).any():
+            missing = np.flatnonzero(np.isnan(values))
+            raise InputError(
+                f"config key {key}: map '{latent.name}' left output entries {missing.tolist()} unset or NaN at z = {z.tolist()}; "
+                f"expected {latent.D} finite values (data_dim)"
+            )
+        if not np.all(np.isfinite(values)):
+            raise InputError(f"config key {key}: map '{latent.name}' returned infinite values at z = {z.tolist()}")
+
+
+def _working_directory_importable():
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def map_from_config(name: str, spec: dict, seed: int = 0) -> LatentMap:
+    """A map from its ``jacobian.maps.<name>`` config section.
+
+    ``map`` is a built-in name (``mlp`` is a seeded random torch MLP decoder with ``params``
+    ``latent_dim``, ``data_dim``, ``hidden``; its weights come from ``seed`` and the map's name),
+    or a dotted path with ``latent_dim``, ``data_dim`` and ``params`` (a list of numbers), or with
+    ``torch: true`` a torch factory. Modules in the working directory can be imported.
+    """
+    key = f"jacobian.maps.{name}.map"
+    source = spec["map"]
+    if source == "mlp":
+        from figureflow.jacobian.torch_maps import random_mlp, torch_map
+        from figureflow.seeding import generator
+
+        params = dict(spec.get("params") or {})
+        unknown = sorted(set(params) - {"latent_dim", "data_dim", "hidden"})
+        if unknown:
+            raise InputError(f"config key jacobian.maps.{name}.params: unknown key(s) {unknown}; the mlp map takes latent_dim, data_dim, hidden")
+        d, D, hidden = int(params.get("latent_dim", 2)), int(params.get("data_dim", 3)), int(params.get("hidden", 32))
+        if not 1 <= d <= D:
+            raise InputError(f"config key jacobian.maps.{name}.params: need 1 <= latent_dim <= data_dim, found {d} and {D}")
+        weight_seed = int(generator(seed, "jacobian_map", {"map": name}).integers(2**31 - 1))
+        return torch_map(name, random_mlp(d, D, hidden, weight_seed), d, D)
+    if source in BUILTIN_MAPS:
+        latent = builtin_map(source, spec.get("params"))
+        latent.name = name
+        return latent
+    if "latent_dim" not in spec or "data_dim" not in spec:
+        raise InputError(f"config key jacobian.maps.{name}: a user map needs latent_dim and data_dim")
+    _working_directory_importable()
+    if spec.get("torch"):
+        from figureflow.jacobian.torch_maps import load_torch_map
+
+        if source.count(":") != 1:
+            raise InputError(f"config key {key}: expected 'package.module:factory', found {source!r}")
+        return load_torch_map(source, spec["latent_dim"], spec["data_dim"], name, key)
+    params = spec.get("params", [])
+    if isinstance(params, dict):
+        raise InputError(f"config key jacobian.maps.{name}.params: a user map takes a list of numbers, found a mapping")
+    return load_user_map(source, spec["latent_dim"], spec["data_dim"], params, name=name, key=key)

@@ -1,0 +1,429 @@
+"""The Jacobian measure: ``E[D(z)]`` with ``D(z) = sqrt(det(J(z)^T J(z)))``, ``J = dx/dz``.
+
+Jacobians come without a difference step: from the map's analytic Jacobian when it has one,
+else by the complex step ``J[:, k] = Im f(z + i h e_k) / h`` with ``h = 1e-200``, which has no
+subtractive cancellation and is exact to rounding for maps written with analytic operations.
+``method="finite_difference"`` keeps the reference computation: a per-sample loop that builds
+``J`` by forward differences and allocates its arrays per sample.
+
+``D`` is computed stably for any ``d <= D``: the norm of the one column for ``d = 1``, the
+Cauchy-Binet sum of squared 2 x 2 minors for ``d = 2``, and the product of ``|R_kk|`` of a
+Householder QR for larger ``d``.
+
+Samples are split into fixed chunks of 4096 that numba runs on the available threads; every
+sample's value is computed alone and the sum is taken in a fixed order, so estimates do not
+depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+from scipy import stats
+
+from figureflow.jacobian.maps import LatentMap
+from figureflow.seeding import spawn_generators
+
+__all__ = [
+    "CHUNK",
+    "jacobians",
+    "volume_elements",
+    "finite_difference_volume_elements",
+    "standard_normal",
+    "Estimate",
+    "monte_carlo",
+    "randomized_qmc",
+    "volume_from_jacobian",
+    "estimate_table",
+    "latent_grid",
+]
+
+CHUNK = 4096
+COMPLEX_STEP = 1e-200
+
+
+@njit(cache=True)
+def volume_from_jacobian(J, work, v):
+    """``sqrt(det(J^T J))`` of a ``D x d`` matrix (``d <= D``); ``work`` (D x d) and ``v`` (D) are scratch."""
+    D, d = J.shape
+    if d == 1:
+        s = 0.0
+        for i in range(D):
+            s += J[i, 0] * J[i, 0]
+        return np.sqrt(s)
+    if d == 2:
+        s = 0.0  # Cauchy-Binet: det(J^T J) = sum over row pairs of the squared 2 x 2 minor
+        for i in range(D):
+            for j in range(i + 1, D):
+                m = J[i, 0] * J[j, 1] - J[j, 0] * J[i, 1]
+                s += m * m
+        return np.sqrt(s)
+    for i in range(D):
+        for k in range(d):
+            work[i, k] = J[i, k]
+    prod = 1.0
+    for k in range(d):  # Householder QR: |det R| = prod |R_kk|
+        norm = 0.0
+        for i in range(k, D):
+            norm += work[i, k] * work[i, k]
+        norm = np.sqrt(norm)
+        if norm == 0.0:
+            return 0.0
+        alpha = -norm if work[k, k] >= 0 else norm
+        prod *= norm
+        vnorm = 0.0
+        for i in range(k, D):
+            v[i] = work[i, k]
+        v[k] -= alpha
+        for i in range(k, D):
+            vnorm += v[i] * v[i]
+        if vnorm == 0.0:
+            continue
+        for j in range(k + 1, d):
+            dot = 0.0
+            for i in range(k, D):
+                dot += v[i] * work[i, j]
+            f = 2.0 * dot / vnorm
+            for i in range(k, D):
+                work[i, j] -= f * v[i]
+    return prod
+
+
+_KERNELS: dict = {}
+
+
+def _kernels(latent: LatentMap):
+    """Compiled per-map kernels (cached per map function): complex-step and analytic."""
+    key = (latent.f, latent.jac, latent.d, latent.D)
+    if key in _KERNELS:
+        return _KERNELS[key]
+    f, jac, d, D = latent.f, latent.jac, latent.d, latent.D
+    h = COMPLEX_STEP
+
+    @njit(cache=False)
+    def complex_step_jacobian(z, p, zc, xc, J):
+        for k in range(d):
+            for j in range(d):
+                zc[j] = z[j]
+            zc[k] += 1j * h
+            f(zc, p, xc)
+            for i in range(D):
+                J[i, k] = xc[i].imag / h
+
+    @njit(parallel=True, cache=False)
+    def complex_step_volumes(Z, p):
+        n = Z.shape[0]
+        out = np.empty(n)
+        n_chunks = (n + CHUNK - 1) // CHUNK
+        for c in prange(n_chunks):
+            zc = np.empty(d, np.complex128)
+            xc = np.empty(D, np.complex128)
+            J = np.empty((D, d))
+            work = np.empty((D, d))
+            v = np.empty(D)
+            for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                complex_step_jacobian(Z[s], p, zc, xc, J)
+                out[s] = volume_from_jacobian(J, work, v)
+        return out
+
+    @njit(parallel=True, cache=False)
+    def complex_step_jacobians(Z, p):
+        n = Z.shape[0]
+        out = np.empty((n, D, d))
+        n_chunks = (n + CHUNK - 1) // CHUNK
+        for c in prange(n_chunks):
+            zc = np.empty(d, np.complex128)
+            xc = np.empty(D, np.complex128)
+            for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                complex_step_jacobian(Z[s], p, zc, xc, out[s])
+        return out
+
+    kernels = {"complex_step": (complex_step_volumes, complex_step_jacobians)}
+    if jac is not None:
+
+        @njit(parallel=True, cache=False)
+        def analytic_volumes(Z, p):
+            n = Z.shape[0]
+            out = np.empty(n)
+            n_chunks = (n + CHUNK - 1) // CHUNK
+            for c in prange(n_chunks):
+                J = np.empty((D, d))
+                work = np.empty((D, d))
+                v = np.empty(D)
+                for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                    jac(Z[s], p, J)
+                    out[s] = volume_from_jacobian(J, work, v)
+            return out
+
+        @njit(parallel=True, cache=False)
+        def analytic_jacobians(Z, p):
+            n = Z.shape[0]
+            out = np.empty((n, D, d))
+            for s in prange(n):
+                jac(Z[s], p, out[s])
+            return out
+
+        kernels["analytic"] = (analytic_volumes, analytic_jacobians)
+
+    @njit(cache=False)
+    def finite_difference_volumes(Z, p, step):
+        # the reference: a plain loop that allocates its arrays for every sample
+        n = Z.shape[0]
+        out = np.empty(n)
+        for s in range(n):
+            z = Z[s].copy()
+            x0 = np.empty(D)
+            f(z, p, x0)
+            J = np.empty((D, d))
+            for k in range(d):
+                zk = z.copy()
+                zk[k] += step
+                xk = np.empty(D)
+                f(zk, p, xk)
+                for i in range(D):
+                    J[i, k] = (xk[i] - x0[i]) / step
+            G = J.T @ J
+            out[s] = np.sqrt(max(np.linalg.det(G), 0.0))
+        return out
+
+    kernels["finite_difference"] = (finite_difference_volumes, None)
+    _KERNELS[key] = kernels
+    return kernels
+
+
+def _resolve(latent: LatentMap, method: str) -> str:
+    if method == "auto":
+        return "analytic" if latent.jac is not None else "complex_step"
+    if method == "analytic" and latent.jac is None:
+        raise ValueError(f"map '{latent.name}' provides no analytic Jacobian; use method 'complex_step'")
+    if method not in ("analytic", "complex_step", "finite_difference"):
+        raise ValueError(f"method must be 'auto', 'analytic', 'complex_step' or 'finite_difference', got {method!r}")
+    return method
+
+
+def _as_latent_points(latent: LatentMap, Z) -> np.ndarray:
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != latent.d:
+        raise ValueError(f"map '{latent.name}' takes latent points of dimension {latent.d}; got an array of shape {Z.shape}")
+    return Z
+
+
+def jacobians(latent: LatentMap, Z, method: str = "complex_step") -> np.ndarray:
+    """``J(z)`` for each row of ``Z (n, d)``: array ``(n, D, d)`` (method ``complex_step`` or ``analytic``)."""
+    method = _resolve(latent, method)
+    if method == "finite_difference":
+        raise ValueError("jacobians() offers 'analytic' and 'complex_step'")
+    return _kernels(latent)[method][1](_as_latent_points(latent, Z), latent.params)
+
+
+def volume_elements(latent: LatentMap, Z, method: str = "auto", n_threads: int | None = None) -> np.ndarray:
+    """``D(z) = sqrt(det(J^T J))`` for each row of ``Z (n, d)``.
+
+    Parameters
+    ----------
+    method
+        ``"auto"`` (analytic Jacobian if the map has one, else complex step), ``"analytic"``,
+        ``"complex_step"``, or ``"finite_difference"`` (the per-sample reference loop, step 1e-7).
+        Torch maps always use ``torch.func``.
+    n_threads
+        numba threads (default: numba's current setting); results do not depend on it.
+    """
+    if latent.torch_fn is not None:
+        from figureflow.jacobian.torch_maps import torch_volume_elements
+
+        return torch_volume_elements(latent.torch_fn, _as_latent_points(latent, Z))
+    method = _resolve(latent, method)
+    Z = _as_latent_points(latent, Z)
+    kernel = _kernels(latent)[method][0]
+    previous = numba.get_num_threads()
+    if n_threads is not None:
+        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        if method == "finite_difference":
+            return kernel(Z, latent.params, 1e-7)
+        return kernel(Z, latent.params)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def finite_difference_volume_elements(latent: LatentMap, Z, step: float = 1e-7) -> np.ndarray:
+    """The reference: forward-difference Jacobians in a per-sample loop that allocates (one thread)."""
+    return _kernels(latent)["finite_difference"][0](_as_latent_points(latent, Z), latent.params, step)
+
+
+def standard_normal(seed_seq: np.random.SeedSequence, n: int, d: int, n_threads: int = 1) -> np.ndarray:
+    """``n`` standard normal points in ``R^d`` drawn in fixed chunks, one spawned stream per chunk.
+
+    The same ``seed_seq`` gives the same points for any ``n_threads``.
+    """
+    n_chunks = max(1, -(-n // (64 * CHUNK)))
+    rngs = spawn_generators(seed_seq, n_chunks)
+    out = np.empty((n, d))
+    bounds = [(i * n // n_chunks, (i + 1) * n // n_chunks) for i in range(n_chunks)]
+
+    def fill(i):
+        lo, hi = bounds[i]
+        rngs[i].standard_normal(out=out[lo:hi])
+
+    if n_threads > 1 and n_chunks > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(fill, range(n_chunks)))
+    else:
+        for i in range(n_chunks):
+            fill(i)
+    return out
+
+
+@dataclass
+class Estimate:
+    """One estimate of ``E[D]``: value, standard error, 95% interval, samples and wall time."""
+
+    estimator: str
+    n_samples: int
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    seconds: float
+
+    def as_row(self, map_name: str, exact: float | None) -> dict:
+        return {
+            "map": map_name,
+            "estimator": self.estimator,
+            "n_samples": self.n_samples,
+            "estimate": self.estimate,
+            "std_error": self.std_error,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "exact": exact,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def monte_carlo(
+    latent: LatentMap, n: int, seed_seq: np.random.SeedSequence, method: str = "auto", n_threads: int = 1
+) -> Estimate:
+    """Plain Monte Carlo: ``n`` standard normal samples; standard error ``sd / sqrt(n)``, normal 95% interval.
+
+    Sampling is included in ``seconds``.
+    """
+    if n < 2:
+        raise ValueError("Monte Carlo needs n >= 2 samples for a standard error")
+    start = time.perf_counter()
+    Z = standard_normal(seed_seq, n, latent.d, n_threads)
+    values = volume_elements(latent, Z, method, n_threads)
+    mean = float(np.sum(values) / n)
+    se = float(np.std(values, ddof=1) / np.sqrt(n))
+    half = float(stats.norm.ppf(0.975)) * se
+    return Estimate("mc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
+
+
+def randomized_qmc(
+    latent: LatentMap,
+    n: int,
+    seed_seq: np.random.SeedSequence,
+    n_scrambles: int = 16,
+    method: str = "auto",
+    n_threads: int = 1,
+) -> Estimate:
+    """Randomized quasi-Monte Carlo: ``n_scrambles`` independent Owen-scrambled Sobol sequences
+    of ``n / n_scrambles`` points each (a power of 2), mapped to the normal by its inverse CDF.
+
+    The estimate is the mean of the scrambles' means, its standard error their standard deviation
+    over ``sqrt(n_scrambles)``, the 95% interval Student-t with ``n_scrambles - 1`` degrees of freedom.
+
+    Raises
+    ------
+    ValueError
+        If ``n / n_scrambles`` is not a power of 2 (Sobol points balance only in powers of 2).
+    """
+    from scipy.stats import qmc
+
+    m = n // n_scrambles
+    if n_scrambles < 2 or m * n_scrambles != n or m < 1 or m & (m - 1):
+        raise ValueError(f"randomized QMC needs n = n_scrambles x 2^k with n_scrambles >= 2; got n = {n}, n_scrambles = {n_scrambles}")
+    start = time.perf_counter()
+    rngs = spawn_generators(seed_seq, n_scrambles)
+    means = np.empty(n_scrambles)
+    tiny = np.finfo(float).tiny
+    for r in range(n_scrambles):
+        U = qmc.Sobol(latent.d, scramble=True, seed=rngs[r]).random_base2(int(np.log2(m)))
+        Z = stats.norm.ppf(np.clip(U, tiny, 1.0 - np.finfo(float).epsneg))
+        means[r] = np.sum(volume_elements(latent, Z, method, n_threads)) / m
+    mean = float(means.mean())
+    se = float(means.std(ddof=1) / np.sqrt(n_scrambles))
+    half = float(stats.t.ppf(0.975, n_scrambles - 1)) * se
+    return Estimate("rqmc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
+
+
+def estimate_table(
+    latent: LatentMap,
+    estimators,
+    sample_sizes,
+    seed: int,
+    stream: str,
+    n_scrambles: int = 16,
+    n_threads: int = 1,
+    log=None,
+):
+    """Estimates of ``E[D]`` for every estimator and sample size, as a table.
+
+    Each (estimator, n) gets its own stream, ``seed_sequence(seed, stream, {map, estimator,
+    n_samples})``, so one estimate does not depend on which others are computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``map, estimator, n_samples, estimate, std_error, ci_low, ci_high, exact``
+        (empty when unknown) and ``seconds``.
+    """
+    import pandas as pd
+
+    from figureflow.seeding import seed_sequence
+
+    volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)  # compile before timing
+    rows = []
+    for estimator in estimators:
+        for n in sample_sizes:
+            ss = seed_sequence(seed, stream, {"map": latent.name, "estimator": estimator, "n_samples": n})
+            if estimator == "mc":
+                est = monte_carlo(latent, int(n), ss, n_threads=n_threads)
+            elif estimator == "rqmc":
+                est = randomized_qmc(latent, int(n), ss, n_scrambles=n_scrambles, n_threads=n_threads)
+            else:
+                raise ValueError(f"unknown estimator {estimator!r}; use 'mc' or 'rqmc'")
+            if log:
+                log.info("%s n = %d: %.8f +- %.2e (%.3f s)", estimator, n, est.estimate, est.std_error, est.seconds)
+            rows.append(est.as_row(latent.name, latent.exact_mean))
+    return pd.DataFrame(rows)
+
+
+def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
+    """``D`` and ``x`` over a regular grid of the first one or two latent coordinates (others 0).
+
+    Returns
+    -------
+    axis : (size,) grid coordinates in ``[-extent, extent]``
+    values : ``D`` on the grid, ``(size,)`` for ``d = 1`` else ``(size, size)`` (rows: z2)
+    points : ``x`` on the grid (numba maps only, else None), ``(size, D)`` or ``(size, size, D)``
+    """
+    axis = np.linspace(-extent, extent, size)
+    if latent.d == 1:
+        Z = axis[:, None]
+    else:
+        z1, z2 = np.meshgrid(axis, axis)
+        Z = np.zeros((size * size, latent.d))
+        Z[:, 0], Z[:, 1] = z1.ravel(), z2.ravel()
+    values = volume_elements(latent, Z)
+    points = None
+    if latent.f is not None:
+        points = np.empty((len(Z), latent.D))
+        for s in range(len(Z)):
+            latent.f(Z[s], latent.params, points[s])
+    shape = (size,) if latent.d == 1 else (size, size)
+    return axis, values.reshape(shape), None if points is None else points.reshape(shape + (latent.D,))

@@ -1,0 +1,96 @@
+"""Jacobian measure of torch maps (e.g. a trained decoder) through ``torch.func``.
+
+``torch_jacobians`` evaluates ``jacfwd`` of the map under ``vmap`` over a batch of latent points;
+``reference_jacobians`` is the per-sample ``torch.autograd.functional.jacobian`` it is checked
+against. ``random_mlp`` builds a seeded MLP decoder (weights from a ``torch.Generator`` seeded by
+figureflow's seeding, never the global torch seed).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from figureflow.io import InputError
+from figureflow.jacobian.maps import LatentMap
+
+__all__ = ["torch_jacobians", "reference_jacobians", "torch_volume_elements", "random_mlp", "torch_map", "load_torch_map"]
+
+
+def torch_jacobians(fn, Z, chunk: int = 65536):
+    """``J(z)`` of a torch function ``fn: (d,) -> (D,)`` for each row of ``Z`` (tensor ``(n, d)``): ``(n, D, d)``."""
+    import torch
+    from torch.func import jacfwd, vmap
+
+    batched = vmap(jacfwd(fn))
+    with torch.no_grad():
+        return torch.cat([batched(Z[i : i + chunk]) for i in range(0, Z.shape[0], chunk)])
+
+
+def reference_jacobians(fn, Z):
+    """The same with ``torch.autograd.functional.jacobian``, one sample at a time (the reference)."""
+    import torch
+
+    return torch.stack([torch.autograd.functional.jacobian(fn, z) for z in Z])
+
+
+def torch_volume_elements(fn, Z) -> np.ndarray:
+    """``sqrt(det(J^T J))`` per row of ``Z`` (numpy ``(n, d)``), through QR: ``prod |R_kk|``."""
+    import torch
+
+    J = torch_jacobians(fn, torch.as_tensor(np.ascontiguousarray(Z), dtype=torch.float64))
+    R = torch.linalg.qr(J, mode="r").R
+    return torch.diagonal(R, dim1=-2, dim2=-1).abs().prod(dim=-1).numpy()
+
+
+def random_mlp(d: int, D: int, hidden: int, seed: int, dtype=None):
+    """A seeded MLP decoder ``x = W2 tanh(W1 z + b1) + b2`` from ``R^d`` to ``R^D`` (a function of one point)."""
+    import torch
+
+    dtype = dtype or torch.float64
+    g = torch.Generator().manual_seed(int(seed))
+    W1 = torch.randn(hidden, d, generator=g, dtype=dtype) / np.sqrt(d)
+    b1 = torch.randn(hidden, generator=g, dtype=dtype) * 0.1
+    W2 = torch.randn(D, hidden, generator=g, dtype=dtype) / np.sqrt(hidden)
+    b2 = torch.randn(D, generator=g, dtype=dtype) * 0.1
+
+    def mlp(z):
+        return W2 @ torch.tanh(W1 @ z + b1) + b2
+
+    return mlp
+
+
+def torch_map(name: str, fn, d: int, D: int) -> LatentMap:
+    """Wrap a torch function as a :class:`LatentMap` whose volume elements come from ``torch.func``."""
+    latent = LatentMap(name, int(d), int(D), f=None)
+    latent.torch_fn = fn
+    return latent
+
+
+def load_torch_map(path: str, d: int, D: int, name: str, key: str) -> LatentMap:
+    """``package.module:factory`` whose ``factory()`` returns a torch callable ``(d,) -> (D,)``; checked on a test point.
+
+    Raises
+    ------
+    InputError
+        If the module does not import, the factory is missing or fails, or the output has the
+        wrong shape or non-finite values.
+    """
+    import torch
+
+    module_name, _, attr = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:
+        raise InputError(f"config key {key}: cannot load torch map '{path}' ({type(exc).__name__}: {exc})") from None
+    try:
+        fn = factory()
+        x = fn(torch.linspace(0.3, 0.7, d, dtype=torch.float64))
+    except Exception as exc:
+        raise InputError(f"config key {key}: torch map '{path}' failed on a test point of dimension {d} ({type(exc).__name__}: {exc})") from None
+    if tuple(x.shape) != (D,):
+        raise InputError(f"config key {key}: torch map '{path}' returned shape {tuple(x.shape)}, expected ({D},) (data_dim)")
+    if not torch.isfinite(x).all():
+        raise InputError(f"config key {key}: torch map '{path}' returned NaN or infinite values at a test point")
+    return torch_map(name, fn, d, D)

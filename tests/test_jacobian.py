@@ -1,0 +1,212 @@
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from figureflow.io import InputError
+from figureflow.jacobian.maps import builtin_map, load_user_map, map_from_config, stereographic_exact_mean
+from figureflow.jacobian.measure import (
+    estimate_table,
+    jacobians,
+    monte_carlo,
+    randomized_qmc,
+    standard_normal,
+    volume_elements,
+    volume_from_jacobian,
+)
+from figureflow.jacobian.torch_maps import random_mlp, reference_jacobians, torch_jacobians, torch_map
+from figureflow.seeding import seed_sequence
+
+from conftest import REPO
+
+BUILTINS = [
+    ("toy", None),
+    ("linear", {"matrix": [[1.0, 2.0], [0.0, 1.0], [3.0, 1.0], [1.0, -1.0]]}),
+    ("linear", {"matrix": [[1, 0, 2], [0, 1, 1], [1, 1, 0], [2, 0, 1], [0, 3, 1]]}),  # d = 3: the QR path
+    ("helix", {"c": 0.5}),
+    ("stereographic", None),
+]
+IDS = ["toy", "linear2", "linear3", "helix", "stereographic"]
+
+
+def points(latent, n=2000, seed=0):
+    return standard_normal(seed_sequence(seed, "test_jacobian"), n, latent.d) * 1.5
+
+
+@pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)
+def test_complex_step_jacobian_matches_the_analytic_one(name, params):
+    latent = builtin_map(name, params)
+    Z = points(latent)
+    exact = jacobians(latent, Z, "analytic")
+    step = jacobians(latent, Z, "complex_step")
+    rel = np.linalg.norm(step - exact, axis=(1, 2)) / np.linalg.norm(exact, axis=(1, 2))
+    assert rel.max() <= 1e-12
+
+
+@pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)
+@pytest.mark.parametrize("method", ["analytic", "complex_step"])
+def test_volume_element_matches_its_closed_form(name, params, method):
+    latent = builtin_map(name, params)
+    Z = points(latent)
+    np.testing.assert_allclose(volume_elements(latent, Z, method), latent.volume(Z), rtol=1e-12)
+
+
+def test_toy_volume_is_the_squared_radius_and_linear_volume_the_gram_determinant():
+    toy = builtin_map("toy")
+    Z = np.array([[1.0, 2.0], [0.0, 0.0], [-3.0, 0.5]])
+    np.testing.assert_allclose(volume_elements(toy, Z), [5.0, 0.0, 9.25], rtol=1e-14, atol=1e-300)
+    A = np.array([[1, 0, 2], [0, 1, 1], [1, 1, 0], [2, 0, 1]], dtype=float)
+    assert builtin_map("linear", {"matrix": A}).exact_mean == pytest.approx(np.sqrt(np.linalg.det(A.T @ A)), rel=1e-14)
+
+
+@pytest.mark.parametrize("d, D", [(1, 1), (1, 4), (2, 2), (2, 5), (3, 3), (3, 6), (4, 7)])
+def test_volume_from_jacobian_equals_sqrt_det_gram(d, D):
+    rng = np.random.default_rng(d * 10 + D)
+    for _ in range(20):
+        J = rng.normal(size=(D, d))
+        got = volume_from_jacobian(J, np.empty((D, d)), np.empty(D))
+        assert got == pytest.approx(np.sqrt(np.linalg.det(J.T @ J)), rel=1e-12)
+
+
+def test_rank_deficient_jacobian_has_zero_volume():
+    J = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0], [1.0, 3.0, 4.0]])  # column 3 = 1 + 2
+    assert volume_from_jacobian(J, np.empty((4, 3)), np.empty(4)) < 1e-13
+
+
+def test_finite_difference_reference_is_off_by_its_step():
+    toy = builtin_map("toy")
+    Z = points(toy)
+    error = np.abs(volume_elements(toy, Z, "finite_difference") - toy.volume(Z)).max()
+    assert 1e-10 < error < 1e-5  # forward differences: O(step) truncation plus rounding
+
+
+@pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)
+@pytest.mark.parametrize("estimator", ["mc", "rqmc"])
+def test_estimate_is_within_four_standard_errors_of_the_exact_mean(name, params, estimator):
+    latent = builtin_map(name, params)
+    ss = seed_sequence(11, "test_jacobian", {"map": name})
+    est = monte_carlo(latent, 2**16, ss) if estimator == "mc" else randomized_qmc(latent, 2**16, ss)
+    assert abs(est.estimate - latent.exact_mean) <= 4 * est.std_error + 1e-12 * latent.exact_mean
+    assert est.ci_low <= est.estimate <= est.ci_high
+
+
+def test_stereographic_exact_mean_matches_a_brute_force_integral():
+    # E[4 / (1 + |z|^2)^2] on a fine polar grid: r from 0 to 12, density r exp(-r^2/2)
+    r = np.linspace(0, 12, 2_000_001)
+    f = 4 / (1 + r**2) ** 2 * r * np.exp(-(r**2) / 2)
+    assert stereographic_exact_mean() == pytest.approx(np.trapezoid(f, r), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["toy", "stereographic"])
+@pytest.mark.parametrize("estimator", ["mc", "rqmc"])
+def test_95_percent_interval_covers_the_exact_mean_at_least_40_of_50_times(name, estimator):
+    latent = builtin_map(name)
+    hits = 0
+    for seed in range(50):
+        ss = seed_sequence(seed, "coverage", {"map": name})
+        est = monte_carlo(latent, 4096, ss) if estimator == "mc" else randomized_qmc(latent, 4096, ss)
+        hits += est.ci_low <= latent.exact_mean <= est.ci_high
+    assert hits >= 40
+
+
+@pytest.mark.parametrize("estimator", [monte_carlo, randomized_qmc])
+def test_same_seed_gives_identical_estimates_for_1_and_2_threads(estimator):
+    latent = builtin_map("stereographic")
+    one = estimator(latent, 2**18, seed_sequence(3, "threads"), n_threads=1)
+    two = estimator(latent, 2**18, seed_sequence(3, "threads"), n_threads=2)
+    assert (one.estimate, one.std_error) == (two.estimate, two.std_error)
+
+
+def test_sampling_is_identical_for_any_thread_count():
+    a = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=1)
+    b = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=2)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_rqmc_needs_scrambles_times_a_power_of_two():
+    with pytest.raises(ValueError, match="n_scrambles x 2"):
+        randomized_qmc(builtin_map("toy"), 1000, seed_sequence(1, "q"))
+
+
+def test_estimate_table_has_the_documented_columns():
+    table = estimate_table(builtin_map("toy"), ["mc", "rqmc"], [256, 1024], 1, "t")
+    assert list(table.columns) == ["map", "estimator", "n_samples", "estimate", "std_error", "ci_low", "ci_high", "exact", "seconds"]
+    assert table["estimator"].tolist() == ["mc", "mc", "rqmc", "rqmc"] and (table["exact"] == 2.0).all()
+
+
+# ---------------------------------------------------------------- torch
+
+
+def test_torch_func_jacobian_equals_the_autograd_reference_in_float32():
+    fn = random_mlp(3, 5, 16, seed=4, dtype=torch.float32)
+    Z = torch.randn(300, 3, generator=torch.Generator().manual_seed(0))
+    fast, reference = torch_jacobians(fn, Z), reference_jacobians(fn, Z)
+    assert fast.dtype == torch.float32 and fast.shape == (300, 5, 3)
+    assert (fast - reference).abs().amax(dim=(1, 2)).max().item() <= 1e-6
+
+
+def test_torch_volume_elements_equal_sqrt_det_of_the_reference_jacobian():
+    fn = random_mlp(2, 4, 8, seed=1)
+    latent = torch_map("mlp", fn, 2, 4)
+    Z = points(latent, 200)
+    J = reference_jacobians(fn, torch.as_tensor(Z)).numpy()
+    expected = np.sqrt(np.linalg.det(np.einsum("nij,nik->njk", J, J)))
+    np.testing.assert_allclose(volume_elements(latent, Z), expected, rtol=1e-10)
+
+
+def test_torch_linear_map_has_the_linear_volume():
+    A = torch.tensor([[1.0, 2.0], [0.0, 1.0], [3.0, 1.0]], dtype=torch.float64)
+    latent = torch_map("lin", lambda z: A @ z, 2, 3)
+    est = monte_carlo(latent, 1024, seed_sequence(1, "t"))
+    assert est.estimate == pytest.approx(np.sqrt(np.linalg.det((A.T @ A).numpy())), rel=1e-12)
+
+
+def test_mlp_map_weights_come_from_the_config_seed():
+    spec = {"map": "mlp", "params": {"latent_dim": 2, "data_dim": 3, "hidden": 8}}
+    z = torch.tensor([0.3, -0.2], dtype=torch.float64)
+    a, b, c = (map_from_config("dec", spec, seed).torch_fn(z) for seed in (1, 1, 2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+# ---------------------------------------------------------------- user maps
+
+
+@pytest.fixture
+def user_maps(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "data"))
+    yield
+    sys.modules.pop("user_maps", None)
+
+
+def test_user_map_by_dotted_path_gives_its_known_volume(user_maps):
+    latent = map_from_config("swirl", {"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": [0.5]})
+    Z = points(latent, 500)
+    expected = np.sqrt(0.25 + (1 + 0.5 * Z[:, 0]) ** 2)
+    np.testing.assert_allclose(volume_elements(latent, Z), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("no_such_module:f", "module 'no_such_module' does not import"),
+        ("user_maps:nope", "has no function 'nope'"),
+        ("user_maps:too_short", r"left output entries \[2\] unset or NaN"),
+        ("user_maps:too_long", "writes more than 3 output values"),
+        ("user_maps:not_a_number", r"left output entries \[1\] unset or NaN"),
+        ("user_maps.swirl", "expected a built-in map"),
+    ],
+)
+def test_bad_user_maps_give_clear_errors(user_maps, path, message):
+    with pytest.raises(InputError, match=message) as info:
+        map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]})
+    assert "jacobian.maps.m.map" in str(info.value)
+
+
+def test_unknown_builtin_and_bad_parameters_are_refused():
+    with pytest.raises(InputError, match="needs params.matrix"):
+        builtin_map("linear")
+    with pytest.raises(InputError, match="D >= d"):
+        builtin_map("linear", {"matrix": [[1.0, 2.0, 3.0]]})
+    with pytest.raises(InputError, match="need 1 <= latent_dim <= data_dim"):
+        map_from_config("m", {"map": "mlp", "params": {"latent_dim": 4, "data_dim": 3}})

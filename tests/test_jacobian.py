@@ -210,3 +210,15 @@ def test_unknown_builtin_and_bad_parameters_are_refused():
         builtin_map("linear", {"matrix": [[1.0, 2.0, 3.0]]})
     with pytest.raises(InputError, match="need 1 <= latent_dim <= data_dim"):
         map_from_config("m", {"map": "mlp", "params": {"latent_dim": 4, "data_dim": 3}})
+
+
+def test_ndtri_matches_scipy_over_the_whole_range():
+    from scipy.special import ndtri as scipy_ndtri
+
+    from figureflow.jacobian.normal import ndtri_array
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.random(200_000), 10.0 ** -rng.uniform(0, 300, 20_000), 1 - 10.0 ** -rng.uniform(1, 15, 20_000), [0.5]])
+    reference = scipy_ndtri(p)
+    np.testing.assert_allclose(ndtri_array(p), reference, rtol=5e-15, atol=1e-300)
+    assert ndtri_array(np.array([0.5]))[0] == 0.0

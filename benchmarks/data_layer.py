@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from _util import peak_memory_mb
 
 
 def dense_reference_sbm(sizes, P, rng):
@@ -83,18 +84,6 @@ def large_scrna():
     a = simulate_scrna(seed_sequence(1, "bench"), n_cells=100_000, n_genes=2000, n_threads=2)
     seconds = time.perf_counter() - t
     return {"cells": a.n_obs, "genes": a.n_vars, "nonzero": int(a.X.nnz), "seconds": seconds}
-
-
-def peak_memory_mb():
-    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited across exec)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_subprocess(name):

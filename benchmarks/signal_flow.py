@@ -22,13 +22,7 @@ import time
 
 import numpy as np
 
-
-def peak_memory_mb():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from _util import peak_memory_mb
 
 
 def compare(n_blocks, size):

@@ -1,8 +1,6 @@
 """The image of the latent grid in 3-D data space, coloured by D (rule plot_jacobian_image)."""
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
-import numpy as np
-import torch
 
 from figureflow.jacobian.maps import map_from_config
 from figureflow.jacobian.measure import latent_grid
@@ -14,15 +12,5 @@ with job(snakemake) as log:
     latent = map_from_config(name, snakemake.params.spec, snakemake.params.seed)
     size = 241 if latent.d == 1 else 61
     axis, values, points = latent_grid(latent, size, snakemake.params.grid_extent)
-    if points is None:  # torch map: evaluate it on the grid points
-        if latent.d == 1:
-            Z = axis[:, None]
-        else:
-            z1, z2 = np.meshgrid(axis, axis)
-            Z = np.zeros((size * size, latent.d))
-            Z[:, 0], Z[:, 1] = z1.ravel(), z2.ravel()
-        with torch.no_grad():
-            X = torch.stack([latent.torch_fn(z) for z in torch.as_tensor(Z, dtype=torch.float64)]).numpy()
-        points = X.reshape(values.shape + (3,))
     save_figure(plot_image_coloured(points, values, title=name), snakemake.output.png, snakemake.output.pdf)
     log.info("drew %d grid points", values.size)

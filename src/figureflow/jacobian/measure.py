@@ -412,7 +412,7 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
     -------
     axis : (size,) grid coordinates in ``[-extent, extent]``
     values : ``D`` on the grid, ``(size,)`` for ``d = 1`` else ``(size, size)`` (rows: z2)
-    points : ``x`` on the grid (numba maps only, else None), ``(size, D)`` or ``(size, size, D)``
+    points : ``x`` on the grid, ``(size, D)`` or ``(size, size, D)``
     """
     axis = np.linspace(-extent, extent, size)
     if latent.d == 1:
@@ -422,10 +422,14 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
         Z = np.zeros((size * size, latent.d))
         Z[:, 0], Z[:, 1] = z1.ravel(), z2.ravel()
     values = volume_elements(latent, Z)
-    points = None
-    if latent.f is not None:
+    if latent.torch_fn is not None:
+        import torch
+
+        with torch.no_grad():
+            points = torch.stack([latent.torch_fn(z) for z in torch.as_tensor(Z, dtype=torch.float64)]).numpy()
+    else:
         points = np.empty((len(Z), latent.D))
         for s in range(len(Z)):
             latent.f(Z[s], latent.params, points[s])
     shape = (size,) if latent.d == 1 else (size, size)
-    return axis, values.reshape(shape), None if points is None else points.reshape(shape + (latent.D,))
+    return axis, values.reshape(shape), points.reshape(shape + (latent.D,))

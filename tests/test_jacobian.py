@@ -118,7 +118,7 @@ def test_same_seed_gives_identical_estimates_for_1_and_2_threads(estimator):
     assert (one.estimate, one.std_error) == (two.estimate, two.std_error)
 
 
-def test_sampling_is_identical_for_any_thread_count():
+def test_sampling_is_identical_for_any_thread_count_large():
     a = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=1)
     b = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=2)
     np.testing.assert_array_equal(a, b)
@@ -222,3 +222,39 @@ def test_ndtri_matches_scipy_over_the_whole_range():
     reference = scipy_ndtri(p)
     np.testing.assert_allclose(ndtri_array(p), reference, rtol=5e-15, atol=1e-300)
     assert ndtri_array(np.array([0.5]))[0] == 0.0
+
+
+# ---------------------------------------------------------------- the normal sampler
+
+
+def test_ziggurat_layers_have_equal_areas():
+    from scipy import stats
+
+    from figureflow.jacobian.normal import _ZIG_V, ZIG_F, ZIG_X
+
+    widths, heights = ZIG_X[1:256], ZIG_F[2:257] - ZIG_F[1:256]
+    np.testing.assert_allclose(widths * heights, _ZIG_V, rtol=1e-8)  # layers 1 .. 255
+    tail = np.sqrt(2 * np.pi) * stats.norm.sf(ZIG_X[1])
+    assert ZIG_X[1] * ZIG_F[1] + tail == pytest.approx(_ZIG_V, rel=1e-10)  # the base strip and its tail
+
+
+def test_sampler_draws_standard_normals():
+    from scipy import stats
+
+    z = standard_normal(seed_sequence(5, "sampler"), 500_000, 2).ravel()
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.var() - 1) < 4 * np.sqrt(2 / z.size)
+    for a in (1.0, 2.0, 3.0, 3.6541528853610088, 4.0):  # tail masses, the ziggurat's own tail included
+        lo, hi = stats.binom.interval(0.999, z.size, 2 * stats.norm.sf(a))
+        assert lo <= np.sum(np.abs(z) > a) <= hi, a
+
+
+def test_sampler_is_the_same_for_any_thread_count_and_prefix_stable():
+    from figureflow.jacobian.normal import SAMPLE_CHUNK
+
+    a = standard_normal(seed_sequence(1, "s"), 3 * SAMPLE_CHUNK + 17, 3, n_threads=1)
+    b = standard_normal(seed_sequence(1, "s"), 3 * SAMPLE_CHUNK + 17, 3, n_threads=2)
+    np.testing.assert_array_equal(a, b)
+    c = standard_normal(seed_sequence(1, "s"), SAMPLE_CHUNK, 3)
+    np.testing.assert_array_equal(a[:SAMPLE_CHUNK], c)  # chunk streams do not depend on n
+    assert not np.array_equal(a, standard_normal(seed_sequence(2, "s"), 3 * SAMPLE_CHUNK + 17, 3))

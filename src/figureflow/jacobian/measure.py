@@ -18,7 +18,6 @@ depend on the number of threads.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -27,7 +26,7 @@ from numba import njit, prange
 from scipy import stats
 
 from figureflow.jacobian.maps import LatentMap
-from figureflow.jacobian.normal import ndtri_array
+from figureflow.jacobian.normal import ndtri_array, standard_normal
 from figureflow.seeding import spawn_generators
 
 __all__ = [
@@ -106,7 +105,7 @@ def _kernels(latent: LatentMap):
     f, jac, d, D = latent.f, latent.jac, latent.d, latent.D
     h = COMPLEX_STEP
 
-    @njit(cache=False)
+    @njit(inline="always")
     def complex_step_jacobian(z, p, zc, xc, J):
         for k in range(d):
             for j in range(d):
@@ -255,29 +254,6 @@ def volume_elements(latent: LatentMap, Z, method: str = "auto", n_threads: int |
 def finite_difference_volume_elements(latent: LatentMap, Z, step: float = 1e-7) -> np.ndarray:
     """The reference: forward-difference Jacobians in a per-sample loop that allocates (one thread)."""
     return _kernels(latent)["finite_difference"][0](_as_latent_points(latent, Z), latent.params, step)
-
-
-def standard_normal(seed_seq: np.random.SeedSequence, n: int, d: int, n_threads: int = 1) -> np.ndarray:
-    """``n`` standard normal points in ``R^d`` drawn in fixed chunks, one spawned stream per chunk.
-
-    The same ``seed_seq`` gives the same points for any ``n_threads``.
-    """
-    n_chunks = max(1, -(-n // (64 * CHUNK)))
-    rngs = spawn_generators(seed_seq, n_chunks)
-    out = np.empty((n, d))
-    bounds = [(i * n // n_chunks, (i + 1) * n // n_chunks) for i in range(n_chunks)]
-
-    def fill(i):
-        lo, hi = bounds[i]
-        rngs[i].standard_normal(out=out[lo:hi])
-
-    if n_threads > 1 and n_chunks > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(fill, range(n_chunks)))
-    else:
-        for i in range(n_chunks):
-            fill(i)
-    return out
 
 
 @dataclass

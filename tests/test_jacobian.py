@@ -203,8 +203,26 @@ def test_bad_user_maps_give_clear_errors(user_maps, path, message):
     assert "jacobian.maps.m.map" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"map": "linear", "params": {"matrix": [[1, 2], [3]]}}, r"params.matrix: expected a D x d matrix of numbers \(rows of equal length\), found \[\[1, 2\], \[3\]\]"),
+        ({"map": "helix", "params": {"c": "big"}}, r"params.c: expected a number, found 'big'"),
+        ({"map": "helix", "params": {"cc": 2}}, r"unknown parameter\(s\) \['cc'\] for map 'helix'; its parameters: c"),
+        ({"map": "toy", "params": [1, 2]}, r"takes named parameters \(a mapping\), found \[1, 2\]"),
+        ({"map": "mlp", "params": {"hiden": 3}}, r"unknown parameter\(s\) \['hiden'\] for map 'mlp'"),
+        ({"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": ["a"]}, r"params\[0\]: expected a number, found 'a'"),
+        ({"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": {"a": 1}}, "a user map takes a list of numbers"),
+    ],
+)
+def test_bad_map_parameters_name_the_key(user_maps, spec, message):
+    with pytest.raises(InputError, match=message) as info:
+        map_from_config("m", spec)
+    assert "config key jacobian.maps.m.params" in str(info.value)
+
+
 def test_unknown_builtin_and_bad_parameters_are_refused():
-    with pytest.raises(InputError, match="needs params.matrix"):
+    with pytest.raises(InputError, match="needs matrix"):
         builtin_map("linear")
     with pytest.raises(InputError, match="D >= d"):
         builtin_map("linear", {"matrix": [[1.0, 2.0, 3.0]]})

@@ -159,27 +159,59 @@ def stereographic_exact_mean() -> float:
     return float(value)
 
 
-def builtin_map(name: str, params: dict | None = None) -> LatentMap:
+BUILTIN_PARAMETERS = {"toy": (), "linear": ("matrix",), "helix": ("c",), "stereographic": (), "mlp": ("latent_dim", "data_dim", "hidden")}
+
+
+def _check_parameters(name: str, params, key: str) -> dict:
+    """``params`` as a dict of known parameter names, or an InputError naming the key."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InputError(f"config key {key}: the built-in map '{name}' takes named parameters (a mapping), found {params!r}")
+    unknown = sorted(set(params) - set(BUILTIN_PARAMETERS.get(name, ())))
+    if unknown:
+        allowed = ", ".join(BUILTIN_PARAMETERS.get(name, ())) or "none"
+        raise InputError(f"config key {key}: unknown parameter(s) {unknown} for map '{name}'; its parameters: {allowed}")
+    return dict(params)
+
+
+def _number(value, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"config key {key}: expected a number, found {value!r}") from None
+    if not np.isfinite(number):
+        raise InputError(f"config key {key}: expected a finite number, found {value!r}")
+    return number
+
+
+def builtin_map(name: str, params: dict | None = None, key: str = "params") -> LatentMap:
     """A built-in map by name, with its parameters (see the module docstring).
 
     Raises
     ------
     InputError
-        For an unknown name, missing or malformed parameters, or a linear map with ``d > D``.
+        For an unknown name, an unknown, missing or malformed parameter (named by ``key``), or a
+        linear map with ``d > D``.
     """
-    params = dict(params or {})
+    params = _check_parameters(name, params, key)
     if name == "toy":
         return LatentMap("toy", 2, 3, _toy, np.zeros(0), _toy_jac, 2.0, lambda Z: (Z**2).sum(axis=1))
     if name == "linear":
         if "matrix" not in params:
-            raise InputError("map 'linear' needs params.matrix, a D x d list of rows")
-        A = np.asarray(params["matrix"], dtype=float)
+            raise InputError(f"config key {key}: map 'linear' needs matrix, a D x d list of rows")
+        try:
+            A = np.asarray(params["matrix"], dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"config key {key}.matrix: expected a D x d matrix of numbers (rows of equal length), found {params['matrix']!r}"
+            ) from None
         if A.ndim != 2 or A.shape[0] < A.shape[1] or not np.all(np.isfinite(A)):
-            raise InputError(f"map 'linear': params.matrix must be a finite D x d matrix with D >= d, found shape {A.shape}")
+            raise InputError(f"config key {key}.matrix: must be a finite D x d matrix with D >= d, found shape {A.shape}")
         value = float(np.sqrt(max(np.linalg.det(A.T @ A), 0.0)))
         return LatentMap("linear", A.shape[1], A.shape[0], _linear, A.ravel().copy(), _linear_jac, value, lambda Z: np.full(len(Z), value))
     if name == "helix":
-        c = float(params.get("c", 1.0))
+        c = _number(params.get("c", 1.0), f"{key}.c")
         value = float(np.sqrt(1.0 + c * c))
         return LatentMap("helix", 1, 3, _helix, np.array([c]), _helix_jac, value, lambda Z: np.full(len(Z), value))
     if name == "stereographic":
@@ -222,7 +254,11 @@ def load_user_map(path: str, d: int, D: int, params=None, name: str | None = Non
     f = getattr(module, attr)
     if not isinstance(f, CPUDispatcher):
         f = njit(f)
-    p = np.asarray(params if params is not None else [], dtype=float).ravel()
+    values = params if params is not None else []
+    if isinstance(values, dict) or isinstance(values, str):
+        raise InputError(f"config key {key.rsplit('.', 1)[0]}.params: a user map takes a list of numbers, found {values!r}")
+    values = list(values) if isinstance(values, (list, tuple, np.ndarray)) else [values]
+    p = np.array([_number(v, f"{key.rsplit('.', 1)[0]}.params[{i}]") for i, v in enumerate(values)], dtype=float)
     latent = LatentMap(name or attr, int(d), int(D), f, p)
     check_map(latent, key)
     return latent
@@ -298,17 +334,15 @@ def map_from_config(name: str, spec: dict, seed: int = 0) -> LatentMap:
         from figureflow.jacobian.torch_maps import random_mlp, torch_map
         from figureflow.seeding import generator
 
-        params = dict(spec.get("params") or {})
-        unknown = sorted(set(params) - {"latent_dim", "data_dim", "hidden"})
-        if unknown:
-            raise InputError(f"config key jacobian.maps.{name}.params: unknown key(s) {unknown}; the mlp map takes latent_dim, data_dim, hidden")
-        d, D, hidden = int(params.get("latent_dim", 2)), int(params.get("data_dim", 3)), int(params.get("hidden", 32))
+        pkey = f"jacobian.maps.{name}.params"
+        params = _check_parameters("mlp", spec.get("params"), pkey)
+        d, D, hidden = (int(_number(params.get(k, v), f"{pkey}.{k}")) for k, v in (("latent_dim", 2), ("data_dim", 3), ("hidden", 32)))
         if not 1 <= d <= D:
             raise InputError(f"config key jacobian.maps.{name}.params: need 1 <= latent_dim <= data_dim, found {d} and {D}")
         weight_seed = int(generator(seed, "jacobian_map", {"map": name}).integers(2**31 - 1))
         return torch_map(name, random_mlp(d, D, hidden, weight_seed), d, D)
     if source in BUILTIN_MAPS:
-        latent = builtin_map(source, spec.get("params"))
+        latent = builtin_map(source, spec.get("params"), key=f"jacobian.maps.{name}.params")
         latent.name = name
         return latent
     if "latent_dim" not in spec or "data_dim" not in spec:
@@ -321,6 +355,4 @@ def map_from_config(name: str, spec: dict, seed: int = 0) -> LatentMap:
             raise InputError(f"config key {key}: expected 'package.module:factory', found {source!r}")
         return load_torch_map(source, spec["latent_dim"], spec["data_dim"], name, key)
     params = spec.get("params", [])
-    if isinstance(params, dict):
-        raise InputError(f"config key jacobian.maps.{name}.params: a user map takes a list of numbers, found a mapping")
     return load_user_map(source, spec["latent_dim"], spec["data_dim"], params, name=name, key=key)

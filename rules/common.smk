@@ -86,11 +86,8 @@ def edge_list_files(wildcards):
 
 
 def graph_group_by(wildcards):
-    """Node-table column that groups the graph's nodes in figures (None: no grouping)."""
-    spec = config["graphs"][wildcards.graph]
-    if "group_by" in spec:
-        return spec["group_by"]
-    return "block" if "sbm" in spec else None
+    """The graph's group_by (None: figureflow.io.node_groups picks the node table's first column)."""
+    return config["graphs"][wildcards.graph].get("group_by")
 
 
 # ---------------------------------------------------------------- resources

@@ -25,6 +25,8 @@ __all__ = [
     "write_h5ad",
     "write_graph",
     "read_graph_files",
+    "read_nodes",
+    "node_groups",
 ]
 
 
@@ -143,6 +145,38 @@ def read_graph_files(graph_path: str | os.PathLike, nodes_path: str | os.PathLik
     """
     import scipy.sparse as sp
 
-    adjacency = sp.load_npz(graph_path).tocsr()
-    nodes = pd.read_csv(nodes_path, sep="\t", dtype={"node": str}, keep_default_na=False, na_values=[""])
-    return adjacency, nodes
+    return sp.load_npz(graph_path).tocsr(), read_nodes(nodes_path)
+
+
+def read_nodes(path: str | os.PathLike) -> pd.DataFrame:
+    """A per-node TSV written by figureflow: ``node`` as strings, empty cells as NA, other types inferred."""
+    return pd.read_csv(path, sep="\t", dtype={"node": str}, keep_default_na=False, na_values=[""])
+
+
+def node_groups(nodes: pd.DataFrame, group_by: str | None = None, skip=("node", "z", "component")):
+    """The column that groups the nodes, and each node's group.
+
+    ``group_by`` if given, else the first column not in ``skip`` (``block`` for an SBM, the node
+    table's first column for an edge list), else no grouping. Nodes with no value are grouped as
+    ``"(none)"``.
+
+    Returns
+    -------
+    (name, groups) : the column name and an array with one group per node, or ``(None, None)``
+
+    Raises
+    ------
+    InputError
+        If ``group_by`` is not a column (the message lists the columns).
+    """
+    if group_by is None:
+        candidates = [c for c in nodes.columns if c not in skip]
+        if not candidates:
+            return None, None
+        group_by = candidates[0]
+    if group_by not in nodes.columns:
+        raise InputError(f"group_by is '{group_by}', which is not a node-table column; columns are {describe(nodes.columns)}")
+    column = nodes[group_by]
+    if column.isna().any():
+        column = column.astype("string").fillna("(none)")
+    return group_by, column.to_numpy()

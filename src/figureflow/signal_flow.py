@@ -56,6 +56,7 @@ __all__ = [
     "dense_memory_gb",
     "summary_frame",
     "nodes_frame",
+    "order_by_z",
 ]
 
 COMPARABILITY_NOTE = "z is mean-zero within each weakly connected component; values in different components are not comparable"
@@ -415,6 +416,12 @@ def signal_flow(
         seconds=float(seconds),
         n_edges=int(A.nnz),
     )
+
+
+def order_by_z(z: np.ndarray) -> np.ndarray:
+    """Node order by signal flow: highest z (sources) first, ties by node index, nodes without z last."""
+    z = np.asarray(z, dtype=float)
+    return np.lexsort((np.arange(z.size), -np.nan_to_num(z, nan=-np.inf)))
 
 
 def summary_frame(result: SignalFlowResult) -> pd.DataFrame:

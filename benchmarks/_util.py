@@ -13,3 +13,14 @@ def peak_memory_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(script: str, case: str) -> dict:
+    """Run ``python script --case case`` in a fresh process (so its peak memory is its own);
+    return the JSON object it prints last."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, script, "--case", case], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-from _util import peak_memory_mb
+from _util import peak_memory_mb, run_case
 
 
 def dense_reference_sbm(sizes, P, rng):
@@ -86,12 +84,6 @@ def large_scrna():
     return {"cells": a.n_obs, "genes": a.n_vars, "nonzero": int(a.X.nnz), "seconds": seconds}
 
 
-def in_subprocess(name):
-    """Run one of the large cases in a fresh process; return its result with peak RSS in MB."""
-    out = subprocess.run([sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes only")
@@ -111,10 +103,10 @@ def main():
         compare(n_blocks, size, 1e-4, 2e-3, 4e-3)
     if args.quick:
         return
-    r = in_subprocess("large_sbm")
+    r = run_case(__file__, "large_sbm")
     print(f"2. SBM at {r['nodes']:,} nodes: {r['edges']:,} edges in {r['seconds']:.2f} s (2 threads), "
           f"peak memory {r['peak_mb']:.0f} MB (whole process, imports included)")
-    r = in_subprocess("large_scrna")
+    r = run_case(__file__, "large_scrna")
     print(f"3. scRNA simulation {r['cells']:,} cells x {r['genes']:,} genes: {r['nonzero']:,} nonzero counts in "
           f"{r['seconds']:.1f} s (2 threads), peak memory {r['peak_mb']:.0f} MB")
 

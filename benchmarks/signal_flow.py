@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-from _util import peak_memory_mb
+from _util import peak_memory_mb, run_case
 
 
 def compare(n_blocks, size):
@@ -87,11 +85,6 @@ def mesh():
     }
 
 
-def in_subprocess(case):
-    out = subprocess.run([sys.executable, __file__, "--case", case], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -107,7 +100,7 @@ def main():
         compare(n_blocks, 500)
     if args.quick:
         return
-    r = in_subprocess("million")
+    r = run_case(__file__, "million")
     print(
         f"2. SBM with {r['nodes']:,} nodes, {r['edges']:,} edges: simulated in {r['simulate_s']:.2f} s, solved in "
         f"{r['solve_s']:.2f} s ({r['method']}, {r['iterations']} iterations, residual {r['residual']:.1e}); "
@@ -117,7 +110,7 @@ def main():
         f"    {r['components']} component(s), {r['isolated']} isolated node(s); trophic incoherence {r['F0']:.4f}, "
         f"downhill fraction {r['downhill']:.4f}; mean z per block {np.round(r['block_means'], 3).tolist()}"
     )
-    r = in_subprocess("mesh")
+    r = run_case(__file__, "mesh")
     print(
         f"3. directed {int(np.sqrt(r['nodes']))} x {int(np.sqrt(r['nodes']))} grid ({r['nodes']:,} nodes, {r['edges']:,} edges): "
         f"solved in {r['solve_s']:.1f} s ({r['method']}, {r['iterations']} iterations incl. the Jacobi attempt, residual "

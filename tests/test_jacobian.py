@@ -74,11 +74,22 @@ def test_rank_deficient_jacobian_has_zero_volume():
     assert volume_from_jacobian(J, np.empty((4, 3)), np.empty(4)) < 1e-13
 
 
-def test_finite_difference_reference_is_off_by_its_step():
-    toy = builtin_map("toy")
-    Z = points(toy)
-    error = np.abs(volume_elements(toy, Z, "finite_difference") - toy.volume(Z)).max()
-    assert 1e-10 < error < 1e-5  # forward differences: O(step) truncation plus rounding
+def test_finite_difference_reference_is_forward_differences():
+    # the toy map is quadratic, so forward differences with step h are known exactly:
+    # d(c r z0^2) -> c r (2 z0 + h), d(c z0 z1) -> c z1 (linear terms are exact)
+    from figureflow.jacobian.measure import finite_difference_volume_elements
+
+    toy, h = builtin_map("toy"), 1e-2
+    Z = points(toy, 500)
+    c, r = 2.0**-0.25, 1 / np.sqrt(2.0)
+    J = np.zeros((len(Z), 3, 2))
+    J[:, 0, 0] = c * r * (2 * Z[:, 0] + h)
+    J[:, 1, 1] = c * r * (2 * Z[:, 1] + h)
+    J[:, 2, 0], J[:, 2, 1] = c * Z[:, 1], c * Z[:, 0]
+    expected = np.sqrt(np.linalg.det(np.einsum("nij,nik->njk", J, J)))
+    got = finite_difference_volume_elements(toy, Z, step=h)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.abs(got - toy.volume(Z)).max() > 1e-3  # and it is not the exact volume
 
 
 @pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from figureflow.io import InputError
-from figureflow.jacobian.maps import builtin_map, load_user_map, map_from_config, stereographic_exact_mean
+from figureflow.jacobian.maps import builtin_map, map_from_config, stereographic_exact_mean
 from figureflow.jacobian.measure import (
     estimate_table,
     jacobians,

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from figureflow.seeding import generator, seed_sequence, spawn_generators, stable_words
+from figureflow.seeding import generator, seed_sequence, spawn_generators
 
 
 def draws(rng, n=8):

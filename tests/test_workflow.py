@@ -3,7 +3,6 @@
 import filecmp
 import re
 import shutil
-from pathlib import Path
 
 import anndata as ad
 import numpy as np

@@ -115,60 +115,46 @@ def _kernels(latent: LatentMap):
             for i in range(D):
                 J[i, k] = xc[i].imag / h
 
-    @njit(parallel=True, cache=False)
-    def complex_step_volumes(Z, p):
-        n = Z.shape[0]
-        out = np.empty(n)
-        n_chunks = (n + CHUNK - 1) // CHUNK
-        for c in prange(n_chunks):
-            zc = np.empty(d, np.complex128)
-            xc = np.empty(D, np.complex128)
-            J = np.empty((D, d))
-            work = np.empty((D, d))
-            v = np.empty(D)
-            for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                complex_step_jacobian(Z[s], p, zc, xc, J)
-                out[s] = volume_from_jacobian(J, work, v)
-        return out
+    @njit(inline="always")
+    def analytic_jacobian(z, p, zc, xc, J):
+        jac(z, p, J)  # zc, xc: unused scratch, to share the complex step's signature
 
-    @njit(parallel=True, cache=False)
-    def complex_step_jacobians(Z, p):
-        n = Z.shape[0]
-        out = np.empty((n, D, d))
-        n_chunks = (n + CHUNK - 1) // CHUNK
-        for c in prange(n_chunks):
-            zc = np.empty(d, np.complex128)
-            xc = np.empty(D, np.complex128)
-            for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                complex_step_jacobian(Z[s], p, zc, xc, out[s])
-        return out
-
-    kernels = {"complex_step": (complex_step_volumes, complex_step_jacobians)}
-    if jac is not None:
+    def sampled(fill_jacobian):
+        """Volume and Jacobian kernels over chunks of samples for one way of filling J."""
 
         @njit(parallel=True, cache=False)
-        def analytic_volumes(Z, p):
+        def volumes(Z, p):
             n = Z.shape[0]
             out = np.empty(n)
             n_chunks = (n + CHUNK - 1) // CHUNK
             for c in prange(n_chunks):
+                zc = np.empty(d, np.complex128)
+                xc = np.empty(D, np.complex128)
                 J = np.empty((D, d))
                 work = np.empty((D, d))
                 v = np.empty(D)
                 for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                    jac(Z[s], p, J)
+                    fill_jacobian(Z[s], p, zc, xc, J)
                     out[s] = volume_from_jacobian(J, work, v)
             return out
 
         @njit(parallel=True, cache=False)
-        def analytic_jacobians(Z, p):
+        def jacobians(Z, p):
             n = Z.shape[0]
             out = np.empty((n, D, d))
-            for s in prange(n):
-                jac(Z[s], p, out[s])
+            n_chunks = (n + CHUNK - 1) // CHUNK
+            for c in prange(n_chunks):
+                zc = np.empty(d, np.complex128)
+                xc = np.empty(D, np.complex128)
+                for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                    fill_jacobian(Z[s], p, zc, xc, out[s])
             return out
 
-        kernels["analytic"] = (analytic_volumes, analytic_jacobians)
+        return volumes, jacobians
+
+    kernels = {"complex_step": sampled(complex_step_jacobian)}
+    if jac is not None:
+        kernels["analytic"] = sampled(analytic_jacobian)
 
     @njit(cache=False)
     def finite_difference_volumes(Z, p, step):

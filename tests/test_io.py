@@ -29,3 +29,141 @@ def test_read_nodes_keeps_names_as_text_and_empty_cells_as_missing(tmp_path):
     back = read_nodes(tmp_path / "n.tsv")
     assert back["node"].tolist() == ["007", "NA", "x"]  # not 7, not NaN
     assert np.isnan(back["z"].iloc[1]) and back["z"].iloc[2] == -1.5 and back["block"].tolist() == [0, 1, 1]
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def _writers(tmp_path):
+    """Every way figureflow writes a result file, each writing one file under tmp_path."""
+    import anndata as ad
+    import matplotlib.pyplot as plt
+    import scipy.sparse as sp
+
+    from figureflow.io import write_graph, write_h5ad
+    from figureflow.plotting import save_figure
+
+    frame = pd.DataFrame({"node": ["a", "b"], "block": [0, 1]})
+
+    def figure():
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        save_figure(fig, tmp_path / "f.png", tmp_path / "f.pdf")
+        return [tmp_path / "f.png", tmp_path / "f.pdf"]
+
+    return {
+        "table": lambda: write_table(frame, tmp_path / "t.tsv") or [tmp_path / "t.tsv"],
+        "h5ad": lambda: write_h5ad(ad.AnnData(np.ones((2, 2), dtype=np.float32)), tmp_path / "d.h5ad") or [tmp_path / "d.h5ad"],
+        "graph": lambda: write_graph(sp.csr_matrix(np.eye(2)), frame, tmp_path / "g.npz", tmp_path / "g.tsv")
+        or [tmp_path / "g.npz", tmp_path / "g.tsv"],
+        "figure": figure,
+    }
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+@pytest.mark.parametrize("writer", ["table", "h5ad", "graph", "figure"])
+def test_every_writer_gives_files_the_mode_the_umask_allows(tmp_path, umask, writer):
+    import os
+
+    previous = os.umask(umask)
+    try:
+        files = _writers(tmp_path)[writer]()
+    finally:
+        os.umask(previous)
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, (path.name, oct(path.stat().st_mode))
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from figureflow.io import atomic_output
+with atomic_output(sys.argv[1]) as tmp:
+    tmp.write_text("half a table")
+    os.kill(os.getpid(), signal.{signal})
+"""
+
+
+def test_a_writer_killed_outright_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    import subprocess
+    import sys
+
+    from figureflow.io import temporary_siblings
+
+    target = tmp_path / "results" / "nodes.tsv"
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER.format(signal="SIGKILL"), str(target)])
+    assert done.returncode == -9
+    assert not target.exists() and len(temporary_siblings(target)) == 1  # nothing can run on SIGKILL
+    write_table(pd.DataFrame({"node": ["a"]}), target)
+    assert target.read_text() == "node\na\n"
+    assert temporary_siblings(target) == [] and sorted(p.name for p in target.parent.iterdir()) == ["nodes.tsv"]
+
+
+JOB_TERMINATED = """
+import os, signal, sys
+from types import SimpleNamespace
+from figureflow.io import atomic_output
+from figureflow.runtime import job
+
+smk = SimpleNamespace(log=[sys.argv[2]], threads=1, rule="r", wildcards={})
+with job(smk):
+    with atomic_output(sys.argv[1]) as tmp:
+        tmp.write_text("half a table")
+        os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+def test_a_job_stopped_by_sigterm_removes_its_temporary_file(tmp_path):
+    import subprocess
+    import sys
+
+    from figureflow.io import temporary_siblings
+
+    target = tmp_path / "results" / "nodes.tsv"
+    done = subprocess.run([sys.executable, "-c", JOB_TERMINATED, str(target), str(tmp_path / "job.log")])
+    assert done.returncode == 128 + 15
+    assert not target.exists() and temporary_siblings(target) == []
+    assert list(target.parent.iterdir()) == []
+
+
+# ---------------------------------------------------------------- reading tables
+
+
+def _read(tmp_path, text, name="e.tsv"):
+    from figureflow.io import read_table_checked
+
+    path = tmp_path / name
+    path.write_text(text)
+    return read_table_checked(path, ["source", "target"], "edge list", "graphs.g.edges")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("source\ttarget\tweight\na\tb\t1\nb\tc\t2\textra\n", r"line 3: too many fields \(4; the header has 3"),
+        ("source\ttarget\tweight\na\tb\t1\tx\nb\tc\t2\n", r"line 2: too many fields \(4; the header has 3"),
+        ("source\ttarget\tweight\na\tb\t1\nb\tc\n", r"line 3: too few fields \(2; the header has 3: 'source', 'target', 'weight'\)"),
+        ("source\ttarget\tweight\na\tb\t1\n\nb\tc\n", r"line 4: too few fields"),  # the blank line 3 is counted
+        ("source\ttarget\tsource\na\tb\tc\n", r"column name\(s\) 'source' appear more than once in the header"),
+        ("source,target\n", r"expected column\(s\) 'source', 'target', found columns 'source,target'"),
+    ],
+)
+def test_a_malformed_table_is_refused_naming_the_line(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        _read(tmp_path, text)
+
+
+def test_rows_keep_their_line_numbers_across_blank_lines_and_quoted_csv(tmp_path):
+    frame = _read(tmp_path, "source\ttarget\na\tb\n\n\nc\td\n")
+    assert frame.index.tolist() == [2, 5] and frame["target"].tolist() == ["b", "d"]
+    quoted = _read(tmp_path, 'source,target\n"a,1",b\nc,d\n', name="e.csv")
+    assert quoted["source"].tolist() == ["a,1", "c"]
+
+
+def test_carried_columns_never_replace_computed_ones():
+    from figureflow.io import carry_columns
+
+    computed = pd.DataFrame({"node": ["a", "b"], "z": [1.0, -1.0]})
+    out = carry_columns(computed, pd.DataFrame({"node": ["a", "b"], "class": ["s", "m"]}))
+    assert out.columns.tolist() == ["node", "z", "class"] and out["z"].tolist() == [1.0, -1.0]
+    with pytest.raises(ValueError, match=r"column\(s\) 'z' have the name of a column figureflow computes"):
+        carry_columns(computed, pd.DataFrame({"node": ["a", "b"], "z": [5.0, 6.0]}))

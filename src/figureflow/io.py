@@ -7,17 +7,26 @@ inputs when it parses the config, so a bad input stops the run before any job st
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import re
+import secrets
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
     "InputError",
+    "InputWarning",
+    "warn_input",
+    "carry_columns",
     "describe",
+    "current_umask",
+    "temporary_siblings",
     "atomic_output",
     "write_table",
     "sep_for",
@@ -34,6 +43,44 @@ class InputError(ValueError):
     """A user-supplied file or config value is unusable; the message says what to fix."""
 
 
+class InputWarning(UserWarning):
+    """A user-supplied input was used, but not quite as given (the message says how).
+
+    The workflow prints these on the console, during its checks and from inside jobs.
+    """
+
+
+def warn_input(message: str) -> None:
+    """Issue an :class:`InputWarning` (shown on the console by the workflow)."""
+    warnings.warn(message, InputWarning, stacklevel=2)
+
+
+def carry_columns(computed: pd.DataFrame, carried: pd.DataFrame, key: str = "node", what: str = "node table") -> pd.DataFrame:
+    """``computed`` followed by every column of ``carried`` except ``key``; rows are matched by position.
+
+    A carried column never replaces a computed one: figureflow refuses such node tables before
+    any job (:func:`figureflow.config.check_inputs`), and this raises if one gets this far.
+
+    Raises
+    ------
+    ValueError
+        If the frames differ in length, or a carried column has the name of a computed one.
+    """
+    if len(computed) != len(carried):
+        raise ValueError(f"{what} has {len(carried)} rows for {len(computed)} computed rows")
+    clash = [c for c in carried.columns if c != key and c in computed.columns]
+    if clash:
+        raise ValueError(
+            f"{what} column(s) {describe(clash)} have the name of a column figureflow computes; "
+            "rename them in the node table"
+        )
+    frame = computed.copy()
+    for column in carried.columns:
+        if column != key:
+            frame[column] = carried[column].to_numpy()
+    return frame
+
+
 def describe(values: Iterable[object], limit: int = 12) -> str:
     """``'a', 'b', 'c'`` (at most ``limit`` items, then ``... (N in all)``)."""
     values = list(values)
@@ -43,22 +90,54 @@ def describe(values: Iterable[object], limit: int = 12) -> str:
     return shown or "(none)"
 
 
+TEMP_MARK = "fftmp"
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read from /proc where possible, so nothing is changed)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temporary_siblings(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that :func:`atomic_output` made for ``path`` and did not remove (a killed job)."""
+    path = Path(path)
+    pattern = f".{glob.escape(path.name)}.*.{TEMP_MARK}{glob.escape(path.suffix)}"
+    return sorted(path.parent.glob(pattern))
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
 
-    A failure never leaves a half-written file at ``path``.
+    * A failure never leaves a half-written file at ``path``, and the temporary file is removed
+      (also on SIGTERM, which :func:`figureflow.runtime.job` turns into an exception).
+    * A process killed outright (SIGKILL, out of memory) cannot clean up: its temporary file is
+      removed by the next write of the same ``path``. Snakemake never runs two jobs that write
+      one output at the same time, so no other writer's file is touched.
+    * The file gets the mode a plain ``open()`` would give it (``0o666`` less the umask), so
+      results on a shared file system are as readable as the user's other files.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
+    for stale in temporary_siblings(path):
+        stale.unlink(missing_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.{TEMP_MARK}{path.suffix}"
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        yield Path(tmp)
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())  # a writer that recreated the file may have narrowed it
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -77,15 +156,45 @@ def sep_for(path: str | os.PathLike) -> str:
     return "," if name.endswith(".csv") else "\t"
 
 
+def _line_layout(path: Path, sep: str):
+    """File line number and field count of every non-blank line, or None for a file with quotes.
+
+    Counting separators per line is exact only without quoting (a quoted field may hold a
+    separator or a line break); such files are left to pandas' own tokenizer.
+    """
+    if path.name.lower().endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    else:
+        raw = path.read_bytes()
+    if b'"' in raw:
+        return None
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if data.size and data[-1] != ord("\n"):
+        ends = np.append(ends, data.size)
+    starts = np.concatenate([[0], ends[:-1] + 1]) if ends.size else np.zeros(0, dtype=np.int64)
+    length = ends - starts
+    carriage = length > 0
+    carriage[carriage] = data[ends[carriage] - 1] == ord("\r")
+    blank = (length - carriage) == 0
+    separators = np.flatnonzero(data == ord(sep))
+    fields = np.searchsorted(separators, ends) - np.searchsorted(separators, starts) + 1
+    lines = np.flatnonzero(~blank) + 1
+    return lines, fields[~blank]
+
+
 def read_table_checked(
     path: str | os.PathLike, required: Iterable[str], what: str, key: str | None = None
 ) -> pd.DataFrame:
-    """Read a CSV/TSV file as strings and check that it has the ``required`` columns.
+    """Read a CSV/TSV file as strings and check its shape and that it has the ``required`` columns.
 
     Parameters
     ----------
     path
-        The file; ``.csv`` is comma-separated, anything else tab-separated.
+        The file; ``.csv`` is comma-separated, anything else tab-separated (also gzipped).
     required
         Column names that must be present.
     what
@@ -93,22 +202,63 @@ def read_table_checked(
     key
         The config key that named the file, for messages.
 
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data line, all values as ``str``; the index is each row's line number in
+        the file (line 1 is the header), for messages. Blank lines are skipped.
+
     Raises
     ------
     InputError
-        If the file is missing, unreadable, empty, or lacks a required column (the message
-        lists the columns it does have).
+        If the file is missing, unreadable or empty; a column name repeats; a line has more or
+        fewer fields than the header (naming the line); or a required column is missing (the
+        message lists the columns the file does have).
     """
     where = f" (config key {key})" if key else ""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file '{path}'{where} does not exist")
+    sep = sep_for(path)
     try:
-        frame = pd.read_csv(path, sep=sep_for(path), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
     except pd.errors.EmptyDataError:
         raise InputError(f"{what} file '{path}'{where} is empty: expected a header line") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            n, line, saw = found.groups()
+            raise InputError(
+                f"{what} file '{path}', line {line}: too many fields ({saw}; the header has {n}); "
+                f"check the separator ({'comma' if sep == ',' else 'tab'}) and stray separators in names"
+            ) from None
         raise InputError(f"{what} file '{path}'{where} could not be parsed as a table: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} file '{path}'{where} is not UTF-8 text: {exc}") from None
+    header = [str(c) for c in frame.iloc[0]]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"{what} file '{path}'{where}: column name(s) {describe(repeated)} appear more than once in the "
+            f"header; every column needs its own name"
+        )
+    layout = _line_layout(path, sep)
+    if layout is not None and layout[0].size == len(frame):
+        lines, fields = layout
+        wrong = np.flatnonzero(fields != len(header))
+        if wrong.size:
+            k = int(wrong[0])
+            amount = "too many" if fields[k] > len(header) else "too few"
+            raise InputError(
+                f"{what} file '{path}', line {lines[k]}: {amount} fields ({fields[k]}; the header has "
+                f"{len(header)}: {describe(header)}); check the separator ({'comma' if sep == ',' else 'tab'})"
+            )
+        index = lines[1:]
+    else:
+        index = np.arange(2, len(frame) + 1)
+    frame = frame.iloc[1:]
+    frame.columns = header
+    frame.index = pd.Index(index, name="line")
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(

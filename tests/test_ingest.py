@@ -1,3 +1,5 @@
+import re
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -24,11 +26,11 @@ def test_ingest_standardizes_cell_type_and_age(small_h5ad):
     assert "donor_age" in out.obs.columns  # original annotations are kept
 
 
-def test_age_column_named_age_keeps_its_labels_as_age_label(tmp_path):
+def test_age_column_named_age_keeps_its_labels_as_input_age(tmp_path):
     path = write_small_h5ad(tmp_path / "a.h5ad", age=["y", "o"] * 60)
     out = ingest_h5ad(path, "d", "celltype", "age", ["y"], ["o"], counts_layer="counts")
     assert list(out.obs["age"].cat.categories) == ["young", "old"]
-    assert (out.obs["age_label"] == ["y", "o"] * 60).all()
+    assert (out.obs["input_age"] == ["y", "o"] * 60).all()
     assert (out.obs["age"].astype(str) == ["young", "old"] * 60).all()
 
 
@@ -114,7 +116,7 @@ def test_node_table_order_first_then_new_nodes_and_columns_carried(tmp_path):
     e = write(tmp_path / "e.tsv", "source\ttarget\nx\ty\nz\tq\n")
     n = write(tmp_path / "n.tsv", "name\tclass\nq\tmotor\ny\tinter\nlonely\tsensory\n")
     A, nodes = read_graph(
-        {"edges": e, "nodes": n, "source_column": "source", "target_column": "target", "weight_column": "weight", "node_column": "name"}, "g"
+        {"edges": e, "nodes": n, "source_column": "source", "target_column": "target", "weight_column": None, "node_column": "name"}, "g"
     )
     assert nodes["node"].tolist() == ["q", "y", "lonely", "x", "z"]
     assert nodes["class"].tolist()[:3] == ["motor", "inter", "sensory"] and nodes["class"].isna().sum() == 2
@@ -151,3 +153,111 @@ def test_node_table_with_repeated_node_is_refused(tmp_path):
     path = write(tmp_path / "n.tsv", "node\tclass\na\tx\nb\ty\na\tz\n")
     with pytest.raises(InputError, match=r"line 4: node 'a' appears more than once"):
         read_node_table(path, "g")
+
+
+# ---------------------------------------------------------------- hardening: inputs that used to pass silently
+
+
+def test_names_differing_only_by_surrounding_whitespace_are_one_node_with_a_warning(tmp_path):
+    from figureflow.io import InputWarning
+
+    path = tmp_path / "e.tsv"
+    path.write_text("source\ttarget\nA \tB\nA\t B\n")
+    with pytest.warns(InputWarning, match=r"1 name\(s\) in column '(source|target)' had leading or trailing whitespace"):
+        A, nodes = edges_to_graph(read_edge_list(path, "g"))
+    assert nodes["node"].tolist() == ["A", "B"] and A.toarray().tolist() == [[0.0, 2.0], [0.0, 0.0]]
+    table = tmp_path / "n.tsv"
+    table.write_text("node\tclass\n A\ts\nA\tm\n")
+    with pytest.raises(InputError, match=r"line 3: node 'A' appears more than once"), pytest.warns(InputWarning):
+        read_node_table(table, "g")
+
+
+def test_an_explicit_weight_column_must_exist_while_the_default_may_be_absent(tmp_path):
+    path = tmp_path / "e.tsv"
+    path.write_text("source\ttarget\tsynapses\na\tb\t3\n")
+    with pytest.raises(InputError, match=r"graphs.g.weight_column is 'weight', which is not a column; columns are 'source', 'target', 'synapses'"):
+        read_edge_list(path, "g", weight_column="weight")
+    assert read_edge_list(path, "g")["weight"].tolist() == [1.0]  # default: 'weight' if present, else 1
+    assert read_edge_list(path, "g", weight_column="synapses")["weight"].tolist() == [3.0]
+    path.write_text("source\ttarget\tweight\na\tb\t2.5\n")
+    assert read_edge_list(path, "g")["weight"].tolist() == [2.5]
+
+
+def test_node_table_column_named_node_besides_the_key_is_refused(tmp_path):
+    path = tmp_path / "n.tsv"
+    path.write_text("neuron\tnode\tclass\nA\t1\ts\n")
+    with pytest.raises(InputError, match=r"has a column 'node' besides the node names in 'neuron'"):
+        read_node_table(path, "g", "neuron")
+
+
+def test_a_node_table_carrying_every_computed_column_is_refused_for_each(tmp_path):
+    # every per-node column any method computes: a node table carrying one of them is refused
+    from figureflow.config import computed_node_columns
+
+    computed = computed_node_columns()
+    assert {"z", "component"} <= set(computed)
+    for column in computed:
+        path = tmp_path / f"n_{column}.tsv"
+        path.write_text(f"node\t{column}\tclass\nA\t1.5\ts\n")
+        with pytest.raises(InputError, match=rf"column '{column}' has the name of a per-node column that figureflow computes"):
+            read_node_table(path, "g", computed=computed)
+
+
+def _h5ad_with(tmp_path, X, **obs):
+    n = X.shape[0]
+    frame = pd.DataFrame({"celltype": ["a", "b"] * (n // 2), **obs}, index=[f"c{i}" for i in range(n)])
+    path = tmp_path / "x.h5ad"
+    ad.AnnData(X=X, obs=frame).write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_log_normalized_x_is_refused_before_any_job_saying_what_to_set(tmp_path, sparse):
+    from figureflow.data.ingest import check_h5ad_counts
+
+    counts = np.random.default_rng(0).poisson(2.0, size=(20, 6)).astype(np.float32)
+    X = np.log1p(counts)
+    path = _h5ad_with(tmp_path, sp.csr_matrix(X) if sparse else X)
+    first = f"{X[np.nonzero(X)][0]:.6g}"  # the first stored entry that is not a whole number
+    message = rf"X must hold raw counts \(whole numbers\), found non-integer values such as {re.escape(first)} \(log-normalized data\?\); set datasets\.d\.counts_layer"
+    with pytest.raises(InputError, match=message + r".*datasets\.d\.allow_noninteger_counts: true"):
+        check_h5ad_counts(path, "d")
+    with pytest.raises(InputError, match=message):
+        ingest_h5ad(path, "d", "celltype")
+    check_h5ad_counts(path, "d", allow_noninteger=True)  # estimated counts may be fractional
+    assert ingest_h5ad(path, "d", "celltype", allow_noninteger_counts=True).X.dtype == np.float32
+
+
+def test_counts_layer_that_is_absent_is_named_before_any_job(small_h5ad):
+    from figureflow.data.ingest import check_h5ad_counts
+
+    with pytest.raises(InputError, match=r"counts_layer is 'raw', which is not a layer; layers are 'counts'"):
+        check_h5ad_counts(small_h5ad, "d", "raw")
+    check_h5ad_counts(small_h5ad, "d", "counts")
+
+
+def test_all_nan_cell_types_are_refused_and_some_nan_give_no_type_nan(tmp_path):
+    from figureflow.io import InputWarning
+
+    X = np.ones((4, 3), dtype=np.float32)
+    path = _h5ad_with(tmp_path, X, kind=[np.nan] * 4)
+    with pytest.raises(InputError, match=r"obs column 'kind' \(datasets.d.cell_type_key\) has no values \(all 4 cells are NaN\)"):
+        check_h5ad_obs(path, "d", "kind")
+    path = _h5ad_with(tmp_path, X, kind=["B", np.nan, "T", np.nan])
+    with pytest.warns(InputWarning, match=r"2 of 4 cells have no value in obs column 'kind'"):
+        out = ingest_h5ad(path, "d", "kind")
+    assert out.obs["cell_type"].isna().tolist() == [False, True, False, True]
+    assert list(out.obs["cell_type"].cat.categories) == ["B", "T"]  # no type called 'nan'
+
+
+def test_obs_columns_figureflow_writes_keep_the_files_own_values_under_input(tmp_path):
+    X = np.ones((4, 3), dtype=np.float32)
+    path = _h5ad_with(tmp_path, X, cell_type=["x", "y", "x", "y"], age=["3m", "24m", "3m", "1y"])
+    out = ingest_h5ad(path, "d", "celltype", "age", ["3m"], ["24m"])
+    assert out.obs["cell_type"].astype(str).tolist() == ["a", "b", "a", "b"]  # from cell_type_key
+    assert out.obs["input_cell_type"].tolist() == ["x", "y", "x", "y"]
+    assert out.obs["age"].astype(str).tolist() == ["young", "old", "young", "nan"]
+    assert out.obs["input_age"].tolist() == ["3m", "24m", "3m", "1y"]
+    path = _h5ad_with(tmp_path, X, cell_type=["x"] * 4, input_cell_type=["y"] * 4)
+    with pytest.raises(InputError, match=r"obs has both 'cell_type' and 'input_cell_type'"):
+        check_h5ad_obs(path, "d", "celltype")

@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from figureflow.io import InputError, describe, read_table_checked
+from figureflow.io import InputError, describe, read_table_checked, warn_input
 
 __all__ = [
+    "COMPUTED_OBS_COLUMNS",
     "check_h5ad_obs",
+    "check_h5ad_counts",
+    "check_count_values",
     "ingest_h5ad",
     "read_edge_list",
     "read_node_table",
@@ -40,6 +43,14 @@ def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:
         backed.file.close()
 
 
+#: obs columns that ingestion writes; a file's own column of such a name is kept as ``input_<name>``
+COMPUTED_OBS_COLUMNS = {"cell_type": "a copy of cell_type_key", "age": "young/old from age_key, young and old"}
+
+
+def _carried_obs_name(name: str) -> str:
+    return f"input_{name}"
+
+
 def check_h5ad_obs(
     path: str | os.PathLike,
     dataset: str,
@@ -52,14 +63,17 @@ def check_h5ad_obs(
     """Check an h5ad file's cell annotations against its dataset config; return its obs.
 
     Reads only ``obs`` (the matrix stays on disk). The age column and labels are checked when
-    ``young`` or ``old`` is given, or when ``require_age`` is true.
+    ``young`` or ``old`` is given, or when ``require_age`` is true. Cells without a cell type
+    are allowed (they get none, with a console warning) as long as some cell has one.
 
     Raises
     ------
     InputError
         If the file is missing or unreadable, ``cell_type_key`` or ``age_key`` is not an obs
-        column (the message lists those that are), or a young/old label never occurs (the
-        message lists the labels that do), or a label is both young and old.
+        column (the message lists those that are), the cell-type column holds no value at all,
+        a young/old label never occurs (the message lists the labels that do), a label is both
+        young and old, or an obs column that ingestion would write under ``input_<name>``
+        exists already.
     """
     base = f"datasets.{dataset}"
     path = Path(path)
@@ -69,6 +83,24 @@ def check_h5ad_obs(
             f"h5ad file '{path}': config key {base}.cell_type_key is '{cell_type_key}', "
             f"which is not an obs column; obs columns are {describe(obs.columns)}"
         )
+    missing = obs[cell_type_key].isna()
+    if len(obs) and missing.all():
+        raise InputError(
+            f"h5ad file '{path}': obs column '{cell_type_key}' ({base}.cell_type_key) has no values (all "
+            f"{len(obs)} cells are NaN); set {base}.cell_type_key to the column that holds cell types"
+        )
+    if missing.any():
+        warn_input(
+            f"h5ad file '{path}': {int(missing.sum())} of {len(obs)} cells have no value in obs column "
+            f"'{cell_type_key}'; they get no cell type (not a type called 'nan') and are left out of per-type results"
+        )
+    writes_age = young is not None or old is not None or require_age
+    for name in [n for n in COMPUTED_OBS_COLUMNS if n != "age" or writes_age]:
+        if name in obs.columns and _carried_obs_name(name) in obs.columns:
+            raise InputError(
+                f"h5ad file '{path}': obs has both '{name}' and '{_carried_obs_name(name)}'; figureflow writes "
+                f"'{name}' and keeps the file's own '{name}' as '{_carried_obs_name(name)}', so rename one of them"
+            )
     if young is None and old is None and not require_age:
         return obs
     if age_key not in obs.columns:
@@ -95,6 +127,98 @@ def check_h5ad_obs(
     return obs
 
 
+#: entries of the count matrix read by the check before any job (the job checks every entry)
+COUNT_SAMPLE = 200_000
+
+
+def check_count_values(values: np.ndarray, path, where: str, dataset: str, allow_noninteger: bool = False) -> None:
+    """Check stored entries of a count matrix: numeric, finite, >= 0 and (unless allowed) whole numbers.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the matrix (``X`` or ``layers['...']``) and saying which key to set:
+        ``counts_layer`` for normalized or log-transformed data, ``allow_noninteger_counts`` for
+        estimated (fractional) counts.
+    """
+    base = f"datasets.{dataset}"
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.number) and values.dtype != bool:
+        raise InputError(f"h5ad file '{path}': {where} must hold numeric counts, found dtype {values.dtype}")
+    if values.size == 0:
+        return
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise InputError(
+            f"h5ad file '{path}': {where} must hold finite counts, found {int((~finite).sum())} NaN or infinite value(s)"
+        )
+    if values.min() < 0:
+        raise InputError(
+            f"h5ad file '{path}': {where} must hold non-negative counts, found minimum {values.min()}; "
+            f"if {where} is normalized, set {base}.counts_layer to the layer with raw counts"
+        )
+    fractional = values != np.round(values)
+    if fractional.any() and not allow_noninteger:
+        example = values[np.flatnonzero(fractional)[0]]
+        raise InputError(
+            f"h5ad file '{path}': {where} must hold raw counts (whole numbers), found non-integer values such as "
+            f"{example:.6g} (log-normalized data?); set {base}.counts_layer to the layer with raw counts, or set "
+            f"{base}.allow_noninteger_counts: true for estimated counts (e.g. from salmon or alevin)"
+        )
+
+
+def _h5_matrix_sample(node, limit: int) -> np.ndarray | None:
+    """Up to ``limit`` stored entries of a matrix in an open h5ad file (sparse group or dense dataset)."""
+    import h5py
+
+    if isinstance(node, h5py.Group):
+        if "data" not in node:
+            return None
+        data = node["data"]
+        return data[: min(limit, data.shape[0])]
+    if node.ndim != 2:
+        return None
+    rows = max(1, min(node.shape[0], limit // max(1, node.shape[1])))
+    return node[:rows].ravel()
+
+
+def check_h5ad_counts(
+    path: str | os.PathLike, dataset: str, counts_layer: str | None = None, allow_noninteger: bool = False
+) -> None:
+    """Before any job: the count matrix exists and its first :data:`COUNT_SAMPLE` entries are counts.
+
+    Reads the file with h5py, without loading the matrix.
+
+    Raises
+    ------
+    InputError
+        If ``counts_layer`` is not a layer (listing the layers there are), ``X`` is absent, or a
+        sampled entry fails :func:`check_count_values`.
+    """
+    import h5py
+
+    base = f"datasets.{dataset}"
+    with h5py.File(path, "r") as handle:
+        layers = list(handle["layers"].keys()) if "layers" in handle else []
+        if counts_layer is not None:
+            if counts_layer not in layers:
+                raise InputError(
+                    f"h5ad file '{path}': config key {base}.counts_layer is '{counts_layer}', which is not a "
+                    f"layer; layers are {describe(layers)}"
+                )
+            node, where = handle["layers"][counts_layer], f"layers['{counts_layer}']"
+        else:
+            if "X" not in handle:
+                raise InputError(
+                    f"h5ad file '{path}': X is empty; set {base}.counts_layer to the layer holding counts "
+                    f"(layers are {describe(layers)})"
+                )
+            node, where = handle["X"], "X"
+        sample = _h5_matrix_sample(node, COUNT_SAMPLE)
+    if sample is not None:
+        check_count_values(sample, path, where, dataset, allow_noninteger)
+
+
 def ingest_h5ad(
     path: str | os.PathLike,
     dataset: str,
@@ -104,30 +228,29 @@ def ingest_h5ad(
     old=None,
     counts_layer: str | None = None,
     require_age: bool = False,
+    allow_noninteger_counts: bool = False,
 ) -> ad.AnnData:
     """Read a user's h5ad file into figureflow's standard form.
 
     The result has raw counts in ``X`` (CSR, taken from ``layers[counts_layer]`` if given),
-    obs column ``cell_type`` (a copy of ``cell_type_key``) and, when young/old labels are
-    given, ``age`` with categories ``young``/``old`` (NA for other labels; if the file's
-    own age column was called ``age``, its labels move to ``age_label``). All other obs
-    and var columns are kept.
+    obs column ``cell_type`` (a copy of ``cell_type_key``; NA for cells without one) and, when
+    young/old labels are given, ``age`` with categories ``young``/``old`` (NA for other labels).
+    All other obs and var columns are kept; a file's own obs column called ``cell_type`` (other
+    than ``cell_type_key``) or ``age`` is kept as ``input_cell_type`` / ``input_age``, so a
+    column figureflow writes never silently replaces one of the file's, nor the reverse.
 
     Raises
     ------
     InputError
         Everything :func:`check_h5ad_obs` raises; a missing ``counts_layer`` (listing the
-        layers there are); counts that are not finite or are negative.
+        layers there are); counts that are not finite, negative or (unless
+        ``allow_noninteger_counts``) not whole numbers.
     """
     base = f"datasets.{dataset}"
     check_h5ad_obs(path, dataset, cell_type_key, age_key, young, old, require_age)
+    check_h5ad_counts(path, dataset, counts_layer, allow_noninteger_counts)
     adata = ad.read_h5ad(path)
     if counts_layer is not None:
-        if counts_layer not in adata.layers:
-            raise InputError(
-                f"h5ad file '{path}': config key {base}.counts_layer is '{counts_layer}', which is not a "
-                f"layer; layers are {describe(adata.layers.keys())}"
-            )
         counts = adata.layers[counts_layer]
         where = f"layers['{counts_layer}']"
     else:
@@ -136,25 +259,19 @@ def ingest_h5ad(
     if counts is None:
         raise InputError(f"h5ad file '{path}': {where} is empty; set {base}.counts_layer to the layer holding counts")
     counts = sp.csr_matrix(counts)
-    values = counts.data
-    if not np.issubdtype(values.dtype, np.number):
-        raise InputError(f"h5ad file '{path}': {where} must hold numeric counts, found dtype {values.dtype}")
-    if not np.all(np.isfinite(values)):
-        n_bad = int(np.sum(~np.isfinite(values)))
-        raise InputError(
-            f"h5ad file '{path}': {where} must hold finite counts, found {n_bad} NaN or infinite value(s)"
-        )
-    if values.size and values.min() < 0:
-        raise InputError(
-            f"h5ad file '{path}': {where} must hold non-negative counts, found minimum {values.min()}; "
-            f"if X is normalized, set {base}.counts_layer to the layer with raw counts"
-        )
-    out = ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy(), obsm=dict(adata.obsm))
-    out.obs["cell_type"] = pd.Categorical(adata.obs[cell_type_key].astype(str))
-    if young is not None or old is not None or require_age:
+    check_count_values(counts.data, path, where, dataset, allow_noninteger_counts)
+    obs = adata.obs.copy()
+    writes_age = young is not None or old is not None or require_age
+    for name in COMPUTED_OBS_COLUMNS:
+        if name == "age" and not writes_age:
+            continue
+        if name in obs.columns and not (name == "cell_type" and cell_type_key == "cell_type"):
+            obs = obs.rename(columns={name: _carried_obs_name(name)})
+    out = ad.AnnData(X=counts, obs=obs, var=adata.var.copy(), obsm=dict(adata.obsm))
+    types = adata.obs[cell_type_key]
+    out.obs["cell_type"] = pd.Categorical(types.astype(str).where(types.notna()))
+    if writes_age:
         labels = adata.obs[age_key].astype(str).where(adata.obs[age_key].notna())
-        if age_key == "age":
-            out.obs["age_label"] = adata.obs[age_key]
         age = pd.Series(pd.NA, index=adata.obs_names, dtype=object)
         age[labels.isin([str(v) for v in young])] = "young"
         age[labels.isin([str(v) for v in old])] = "old"
@@ -163,9 +280,23 @@ def ingest_h5ad(
     return out
 
 
-def _line_of(row_index: int) -> int:
-    """File line number of a data row (line 1 is the header)."""
-    return int(row_index) + 2
+def _node_names(frame: pd.DataFrame, column: str, path, what: str) -> pd.Series:
+    """A column of node names with surrounding whitespace removed (a console warning says so)."""
+    names = frame[column]
+    stripped = names.str.strip()
+    changed = stripped != names
+    if changed.any():
+        line = frame.index[int(np.flatnonzero(changed.to_numpy())[0])]
+        warn_input(
+            f"{what} '{path}': {int(changed.sum())} name(s) in column '{column}' had leading or trailing "
+            f"whitespace, which was removed (first: line {line}, {names[line]!r}); names that differ only "
+            "by surrounding whitespace are the same node"
+        )
+    empty = stripped == ""
+    if empty.any():
+        line = frame.index[int(np.flatnonzero(empty.to_numpy())[0])]
+        raise InputError(f"{what} '{path}', line {line}: column '{column}' is empty; expected a node name")
+    return stripped
 
 
 def read_edge_list(
@@ -173,7 +304,7 @@ def read_edge_list(
     graph: str,
     source_column: str = "source",
     target_column: str = "target",
-    weight_column: str | None = "weight",
+    weight_column: str | None = None,
 ) -> pd.DataFrame:
     """Read and validate an edge list (CSV or TSV with a header line).
 
@@ -184,9 +315,11 @@ def read_edge_list(
     graph
         The graph's name, for messages.
     source_column, target_column
-        Columns naming each edge's source and target node.
+        Columns naming each edge's source and target node. Surrounding whitespace is removed from
+        names (with a console warning), so ``"A "`` and ``"A"`` are one node.
     weight_column
-        Column of edge weights; if the file has no such column every weight is 1.
+        Column of edge weights, which must then exist; ``None``: the column ``weight`` if the file
+        has one, else every weight is 1.
 
     Returns
     -------
@@ -196,66 +329,88 @@ def read_edge_list(
     Raises
     ------
     InputError
-        Naming file and line, for: a missing column, no rows at all, an empty source or target, a
-        weight that is not a number, NaN, infinite or negative.
+        Naming file and line, for: a missing column (also a ``weight_column`` set but absent), no
+        rows at all, a line with too many or too few fields, an empty source or target, a weight
+        that is not a number, NaN, infinite or negative.
     """
     key = f"graphs.{graph}.edges"
     frame = read_table_checked(path, [source_column, target_column], "edge list", key)
+    if weight_column is not None and weight_column not in frame.columns:
+        raise InputError(
+            f"edge list '{path}': config key graphs.{graph}.weight_column is '{weight_column}', which is not a "
+            f"column; columns are {describe(frame.columns)} (remove the key to give every edge weight 1)"
+        )
     if frame.empty:
         raise InputError(f"edge list '{path}' (config key {key}) has a header but no edges: the graph would be empty")
-    for column in (source_column, target_column):
-        empty = frame[column].str.strip() == ""
-        if empty.any():
-            i = int(np.flatnonzero(empty.to_numpy())[0])
-            raise InputError(f"edge list '{path}', line {_line_of(i)}: column '{column}' is empty; expected a node name")
-    if weight_column is not None and weight_column in frame.columns:
-        raw = frame[weight_column].str.strip()
+    source = _node_names(frame, source_column, path, "edge list")
+    target = _node_names(frame, target_column, path, "edge list")
+    column = weight_column if weight_column is not None else ("weight" if "weight" in frame.columns else None)
+    if column is not None:
+        raw = frame[column].str.strip()
         weight = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         bad = np.isnan(weight)
         not_number = bad & ~raw.str.lower().isin(["nan", "-nan", "+nan"]).to_numpy()
+        lines = frame.index
         if not_number.any():
             i = int(np.flatnonzero(not_number)[0])
             raise InputError(
-                f"edge list '{path}', line {_line_of(i)}: column '{weight_column}' must be a number, "
-                f"found {frame[weight_column].iloc[i]!r}"
+                f"edge list '{path}', line {lines[i]}: column '{column}' must be a number, "
+                f"found {frame[column].iloc[i]!r}"
             )
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"edge list '{path}', line {_line_of(i)}: column '{weight_column}' is NaN; expected a finite weight >= 0")
+            raise InputError(f"edge list '{path}', line {lines[i]}: column '{column}' is NaN; expected a finite weight >= 0")
         if np.isinf(weight).any():
             i = int(np.flatnonzero(np.isinf(weight))[0])
-            raise InputError(f"edge list '{path}', line {_line_of(i)}: column '{weight_column}' is infinite; expected a finite weight >= 0")
+            raise InputError(f"edge list '{path}', line {lines[i]}: column '{column}' is infinite; expected a finite weight >= 0")
         if (weight < 0).any():
             i = int(np.flatnonzero(weight < 0)[0])
             raise InputError(
-                f"edge list '{path}', line {_line_of(i)}: column '{weight_column}' must be >= 0, "
+                f"edge list '{path}', line {lines[i]}: column '{column}' must be >= 0, "
                 f"found {weight[i]:g} (signal flow needs non-negative weights)"
             )
     else:
         weight = np.ones(len(frame))
-    return pd.DataFrame(
-        {"source": frame[source_column].to_numpy(), "target": frame[target_column].to_numpy(), "weight": weight}
-    )
+    return pd.DataFrame({"source": source.to_numpy(), "target": target.to_numpy(), "weight": weight})
 
 
-def read_node_table(path: str | os.PathLike, graph: str, node_column: str = "node") -> pd.DataFrame:
+def read_node_table(
+    path: str | os.PathLike, graph: str, node_column: str = "node", computed: dict | None = None
+) -> pd.DataFrame:
     """Read a node table (CSV/TSV keyed by ``node_column``); return it with that column named ``node``.
+
+    Node names lose surrounding whitespace (with a console warning). ``computed`` maps the
+    name of every per-node column that figureflow computes (e.g. ``z``) to what computes it;
+    a node-table column of such a name is refused, since carrying it would replace the result.
 
     Raises
     ------
     InputError
-        If the key column is missing, has empty names or repeats a name.
+        If the key column is missing, has empty names or repeats a name (after removing
+        whitespace); a column name repeats; another column is called ``node``; or a column has
+        the name of a computed column.
     """
-    frame = read_table_checked(path, [node_column], "node table", f"graphs.{graph}.nodes")
-    names = frame[node_column]
-    if (names.str.strip() == "").any():
-        i = int(np.flatnonzero((names.str.strip() == "").to_numpy())[0])
-        raise InputError(f"node table '{path}', line {_line_of(i)}: column '{node_column}' is empty")
+    key = f"graphs.{graph}.nodes"
+    frame = read_table_checked(path, [node_column], "node table", key)
+    if node_column != "node" and "node" in frame.columns:
+        raise InputError(
+            f"node table '{path}' (config key {key}): has a column 'node' besides the node names in "
+            f"'{node_column}' (graphs.{graph}.node_column); figureflow names the node column 'node', so rename the "
+            "other one, or set node_column: node"
+        )
+    for column in frame.columns:
+        if column != node_column and column in (computed or {}):
+            raise InputError(
+                f"node table '{path}' (config key {key}): column '{column}' has the name of a per-node column "
+                f"that figureflow computes ({computed[column]}); carrying it would replace the result, so rename it "
+                f"(reserved names: {describe(sorted(computed))})"
+            )
+    names = _node_names(frame, node_column, path, "node table")
     dup = names.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"node table '{path}', line {_line_of(i)}: node {names.iloc[i]!r} appears more than once")
-    frame = frame.rename(columns={node_column: "node"})
+        raise InputError(f"node table '{path}', line {frame.index[i]}: node {names.iloc[i]!r} appears more than once")
+    frame = frame.assign(**{node_column: names}).rename(columns={node_column: "node"}).reset_index(drop=True)
     return frame[["node"] + [c for c in frame.columns if c != "node"]]
 
 
@@ -289,10 +444,13 @@ def edges_to_graph(edges: pd.DataFrame, nodes: pd.DataFrame | None = None) -> tu
     return A, node_frame
 
 
-def read_graph(spec: dict, graph: str) -> tuple[sp.csr_matrix, pd.DataFrame]:
-    """Adjacency and node frame of an ingested graph from its config section (``edges:``, ``nodes:``, columns)."""
+def read_graph(spec: dict, graph: str, computed: dict | None = None) -> tuple[sp.csr_matrix, pd.DataFrame]:
+    """Adjacency and node frame of an ingested graph from its config section (``edges:``, ``nodes:``, columns).
+
+    ``computed``: the per-node columns figureflow computes (see :func:`read_node_table`).
+    """
     edges = read_edge_list(
-        spec["edges"], graph, spec["source_column"], spec["target_column"], spec["weight_column"]
+        spec["edges"], graph, spec["source_column"], spec["target_column"], spec.get("weight_column")
     )
-    nodes = read_node_table(spec["nodes"], graph, spec["node_column"]) if spec.get("nodes") else None
+    nodes = read_node_table(spec["nodes"], graph, spec["node_column"], computed) if spec.get("nodes") else None
     return edges_to_graph(edges, nodes)

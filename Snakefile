@@ -5,8 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The built-in demo; `--configfile my.yaml` replaces it (rather than merging into it).
-if not config:
+# The built-in demo; `--configfile my.yaml` replaces it (rather than merging into it), while
+# `--config key=value` changes single values of whichever config is in use.
+if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
 
@@ -21,7 +22,8 @@ wildcard_constraints:
 
 
 
-# Schema check (defaults filled, unknown keys rejected) and input checks, before any job.
+# Config files read for repeated keys, schema check (defaults filled, unknown keys rejected, the
+# file and line or --config named), input checks: all before any job.
 FACTS = check_config(config)
 
 

@@ -5,20 +5,18 @@ from pathlib import Path
 
 import numpy as np
 
-SRC = str(Path(workflow.basedir) / "src")
-# This file imports the workflow's own figureflow, installed or not (scripts do the same
-# through scripts/_figureflow_src.py).
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
+# The workflow's own figureflow, first on sys.path whether or not another copy is installed:
+# the same module that every script imports first.
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+import _figureflow_src  # noqa: F401
 
 from figureflow.config import (
-    check_inputs,
+    computed_node_columns,
     ingested,
+    preflight,
     signal_flow_graphs,
     simulated,
-    validate_config,
 )
-from figureflow.io import InputError
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 
@@ -26,17 +24,13 @@ SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]*"
 
 def check_config(config):
-    """Validate the config against its schema and check every input it names.
+    """Validate the config against its schema and check every input it names (figureflow.config.preflight).
 
     An InputError raised here stops snakemake before any job, with a message that names the
-    key or file to fix. Returns what the checks learnt (the dimensions of each Jacobian map).
+    key or file to fix and where it was set. Returns what the checks learnt (each Jacobian map's
+    dimensions and user code).
     """
-    try:
-        validate_config(config, SCHEMA)
-    except InputError as exc:
-        files = ", ".join(str(f) for f in workflow.configfiles) or "the --config values"
-        raise InputError(f"in {files}: {exc}") from None
-    return check_inputs(config, base=".")
+    return preflight(config, SCHEMA, workflow.configfiles, dict(workflow.config_settings.config), base=".")
 
 
 def names_regex(names):
@@ -85,6 +79,11 @@ def edge_list_files(wildcards):
     return files
 
 
+def node_columns_computed(wildcards):
+    """Per-node columns that methods compute, which a node table may not carry."""
+    return computed_node_columns()
+
+
 def graph_group_by(wildcards):
     """The graph's group_by (None: figureflow.io.node_groups picks the node table's first column)."""
     return config["graphs"][wildcards.graph].get("group_by")
@@ -131,9 +130,14 @@ def jacobian_map_spec(wildcards):
     return config["jacobian"]["maps"][wildcards.map]
 
 
+def jacobian_map_code(wildcards):
+    """The user's module behind a map (none for built-ins): editing it reruns what uses the map."""
+    return FACTS["jacobian"][wildcards.map]["code"]
+
+
 def jacobian_maps_into_3d():
     """Maps whose data space is 3-D: their latent grid's image is drawn as a surface or curve."""
-    return names_regex([m for m, (d, D) in FACTS["jacobian_dims"].items() if D == 3])
+    return names_regex([m for m, facts in FACTS["jacobian"].items() if facts["dims"][1] == 3])
 
 
 def signal_flow_mem_mb(wildcards, input):
@@ -186,7 +190,8 @@ def signal_flow_targets():
 
 def jacobian_targets():
     targets = []
-    for name, (d, D) in FACTS["jacobian_dims"].items():
+    for name, facts in FACTS["jacobian"].items():
+        D = facts["dims"][1]
         targets += [f"results/jacobian/{name}/estimates.tsv"]
         figures = ["error_vs_n", "volume"] + (["image"] if D == 3 else [])
         for figure in figures:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from figureflow.config import check_inputs, schema_errors, validate_config
+from figureflow.config import ConfigSources, check_inputs, key_lines, preflight, schema_errors, validate_config
 from figureflow.io import InputError
 
 from conftest import REPO, SCHEMA, write_small_h5ad
@@ -21,7 +21,7 @@ def test_demo_config_is_valid_and_gets_defaults():
     sim = config["datasets"]["aging_demo"]["simulate"]
     assert sim["dispersion"] == 5.0 and sim["n_cells"] == 8000
     edges = config["graphs"]["toy_circuit"]
-    assert edges["source_column"] == "pre" and config["graphs"]["feedforward_perfect"]["weight_column"] == "weight"
+    assert edges["source_column"] == "pre" and config["graphs"]["feedforward_perfect"]["weight_column"] is None  # "weight" if the file has it
     check_inputs(config, REPO)
 
 
@@ -74,7 +74,10 @@ def test_check_inputs_reads_h5ad_obs_and_edge_lists(tmp_path):
     config = validate_config(
         {
             "seed": 1,
-            "datasets": {"d": {"h5ad": "x.h5ad", "cell_type_key": "celltype", "age_key": "donor_age", "young": ["3m"], "old": ["24m"]}},
+            "datasets": {
+                "d": {"h5ad": "x.h5ad", "cell_type_key": "celltype", "age_key": "donor_age", "young": ["3m"], "old": ["24m"],
+                      "counts_layer": "counts"}
+            },
             "graphs": {"g": {"edges": "e.tsv"}},
         },
         SCHEMA,
@@ -97,3 +100,60 @@ def test_group_by_must_be_a_node_table_column(tmp_path, graph, message):
     config = validate_config({"seed": 1, "graphs": {"g": graph}}, SCHEMA)
     with pytest.raises(InputError, match=message):
         check_inputs(config, tmp_path)
+
+
+# ---------------------------------------------------------------- where a value was set
+
+
+def test_a_key_repeated_in_a_config_file_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\ngraphs:\n  g:\n    edges: a.tsv\n  h:\n    edges: b.tsv\n  g:\n    edges: c.tsv\n")
+    with pytest.raises(InputError, match=r"config file '.*c.yaml', line 7: key 'graphs.g' appears a second time \(first on line 3\)"):
+        key_lines(path)
+    path.write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(InputError, match=r"line 2: key 'seed' appears a second time \(first on line 1\)"):
+        key_lines(path)
+
+
+def test_key_lines_maps_every_key_and_item_to_its_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\njacobian:\n  sample_sizes:\n    - 32\n    - 64\n  maps: {}\n")
+    assert key_lines(path) == {
+        ("seed",): 1, ("jacobian",): 2, ("jacobian", "sample_sizes"): 3,
+        ("jacobian", "sample_sizes", 0): 4, ("jacobian", "sample_sizes", 1): 5, ("jacobian", "maps"): 6,
+    }
+
+
+def test_schema_errors_say_which_file_and_line_or_the_command_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\nplotting:\n  max_points: 10\n  adjacency_bins: 50\n")
+    config = load(path)
+    with pytest.raises(InputError, match=r"^in config file '.*c.yaml', line 3: config key plotting.max_points: 10 is less than the minimum of 100"):
+        validate_config(copy.deepcopy(config), SCHEMA, ConfigSources([path]))
+    # the same key given on the command line (--config) wins over the file, and is named so
+    cli = {"plotting": {"max_points": 5}}
+    merged = copy.deepcopy(config)
+    merged["plotting"]["max_points"] = 5
+    with pytest.raises(InputError, match=r"^in --config: config key plotting.max_points: 5 is less than"):
+        validate_config(merged, SCHEMA, ConfigSources([path], cli))
+    # an unknown key is located at its own line
+    path.write_text("seed: 1\nplotting:\n  max_points: 500\n  colour: red\n")
+    with pytest.raises(InputError, match=r"^in config file '.*c.yaml', line 4: unknown config key 'plotting.colour'"):
+        validate_config(load(path), SCHEMA, ConfigSources([path]))
+
+
+def test_preflight_prints_input_warnings_on_one_line_each(tmp_path):
+    import io
+
+    (tmp_path / "e.tsv").write_text("source\ttarget\na \tb\n")
+    config = {"seed": 1, "graphs": {"g": {"edges": "e.tsv"}}}
+    stream = io.StringIO()
+    preflight(config, SCHEMA, base=tmp_path, stream=stream)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("figureflow: warning: edge list") and "'a '" in lines[0]
+
+
+def test_check_inputs_refuses_ragged_sbm_matrices_and_reversed_weights():
+    config = validate_config({"seed": 1, "graphs": {"g": {"sbm": {"block_sizes": [3, 3], "block_probabilities": [[0.1, 0.1], [0.2]]}}}}, SCHEMA)
+    with pytest.raises(InputError, match=r"graphs.g.sbm.block_probabilities: row 1 must have 2 entries"):
+        check_inputs(config)

@@ -2,6 +2,8 @@
 
 
 rule jacobian_estimates:
+    input:
+        code=jacobian_map_code,
     output:
         "results/jacobian/{map}/estimates.tsv",
     params:
@@ -24,7 +26,8 @@ rule jacobian_estimates:
 
 rule plot_jacobian:
     input:
-        "results/jacobian/{map}/estimates.tsv",
+        estimates="results/jacobian/{map}/estimates.tsv",
+        code=jacobian_map_code,
     output:
         error_png=report(
             "results/figures/jacobian/{map}.error_vs_n.png",
@@ -72,6 +75,8 @@ rule plot_jacobian:
 
 
 rule plot_jacobian_image:
+    input:
+        code=jacobian_map_code,
     output:
         png=report(
             "results/figures/jacobian/{map}.image.png",

@@ -10,7 +10,7 @@ from figureflow.runtime import job
 
 with job(snakemake) as log:
     name = snakemake.wildcards.map
-    table = pd.read_csv(snakemake.input[0], sep="\t")
+    table = pd.read_csv(snakemake.input.estimates, sep="\t")
     exact = table["exact"].iloc[0]
     title = f"{name}: E[D] = {exact:.6g}" if pd.notna(exact) else f"{name}: E[D] unknown"
     save_figure(plot_error_vs_n(table, title=title), snakemake.output.error_png, snakemake.output.error_pdf)

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from figureflow.jacobian.maps import builtin_map, map_from_config, stereographic
 from figureflow.jacobian.measure import (
     estimate_table,
     jacobians,
+    latent_grid,
     monte_carlo,
     randomized_qmc,
     standard_normal,
@@ -206,12 +208,61 @@ def test_user_map_by_dotted_path_gives_its_known_volume(user_maps):
         ("user_maps:too_long", "writes more than 3 output values"),
         ("user_maps:not_a_number", r"left output entries \[1\] unset or NaN"),
         ("user_maps.swirl", "expected a built-in map"),
+        ("user_maps:nan_below_zero", r"returned \[-?[0-9.e-]+, -?[0-9.e-]+, nan\] at the latent point z = \[-"),
+        ("user_maps:uses_abs", r"wrong complex-step derivative at z = .*dx2/dz0 is 0 by the complex step but -1 by a central difference.*non-analytic"),
+        ("user_maps:uses_real_part", r"dx2/dz1 is 0 by the complex step but 3 by a central difference"),
     ],
 )
 def test_bad_user_maps_give_clear_errors(user_maps, path, message):
     with pytest.raises(InputError, match=message) as info:
-        map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]})
+        map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]}, seed=3, check=True)
     assert "jacobian.maps.m.map" in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["user_maps:swirl", "user_maps:steep"])
+def test_analytic_user_maps_pass_the_seeded_check(user_maps, path):
+    latent = map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]}, seed=3, check=True)
+    # the module's file is recorded, so that the rules using the map read it (editing it reruns them)
+    assert [Path(f).resolve() for f in latent.source_files] == [REPO / "tests" / "data" / "user_maps.py"]
+
+
+@pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)
+def test_builtin_maps_pass_the_seeded_check(name, params):
+    from figureflow.jacobian.maps import check_map
+
+    latent = builtin_map(name, params)
+    check_map(latent, "m", seed=11)  # raises if any check point disagrees
+    assert latent.source_files == ()
+
+
+def test_check_points_cover_both_signs_and_are_seeded():
+    from figureflow.jacobian.maps import CHECK_POINTS, check_points
+
+    latent = builtin_map("toy")
+    Z = check_points(latent, 5)
+    assert Z.shape == (CHECK_POINTS, 2) and (Z < 0).any(axis=0).all() and (Z > 0).any(axis=0).all()
+    np.testing.assert_array_equal(Z, check_points(latent, 5))
+    assert not np.array_equal(Z, check_points(latent, 6))
+
+
+def test_torch_map_that_is_nan_somewhere_is_refused_before_any_job(user_maps):
+    spec = {"map": "user_maps:torch_nan_below_zero", "latent_dim": 2, "data_dim": 3, "torch": True}
+    with pytest.raises(InputError, match=r"torch map 'm' has a non-finite volume element D at the latent point z = \[-"):
+        map_from_config("m", spec, seed=3, check=True)
+
+
+@pytest.mark.parametrize("estimator", ["mc", "rqmc", "grid"])
+def test_estimators_refuse_to_write_a_non_finite_estimate(user_maps, estimator):
+    # the same map without the check before any job: the estimator itself must stop
+    latent = map_from_config("m", {"map": "user_maps:nan_below_zero", "latent_dim": 2, "data_dim": 3})
+    message = r"map 'm': the volume element D\(z\) is (nan|inf) at the latent point z = \[-[0-9.e-]+, -?[0-9.e-]+\] \(\d+ of \d+ points of"
+    with pytest.raises(InputError, match=message):
+        if estimator == "mc":
+            monte_carlo(latent, 256, seed_sequence(1, "t"))
+        elif estimator == "rqmc":
+            randomized_qmc(latent, 256, seed_sequence(1, "t"))
+        else:
+            latent_grid(latent, 11, 2.0)
 
 
 @pytest.mark.parametrize(

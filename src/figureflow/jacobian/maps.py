@@ -32,7 +32,18 @@ from numba.core.registry import CPUDispatcher
 
 from figureflow.io import InputError
 
-__all__ = ["LatentMap", "BUILTIN_MAPS", "TORCH_BUILTIN_MAPS", "builtin_map", "load_user_map", "check_map", "map_from_config"]
+__all__ = [
+    "LatentMap",
+    "BUILTIN_MAPS",
+    "TORCH_BUILTIN_MAPS",
+    "builtin_map",
+    "load_user_map",
+    "check_points",
+    "check_map",
+    "check_torch_map",
+    "module_file",
+    "map_from_config",
+]
 
 
 @dataclass
@@ -49,6 +60,7 @@ class LatentMap:
     exact_mean : ``E[D]`` under the standard normal latent density, or None if unknown
     volume : ``D(z)`` in closed form as a vectorized Python function of ``Z (n, d)``, or None
     torch_fn : for torch maps, the torch function ``(d,) -> (D,)`` (then ``f`` is None)
+    source_files : files of the user's code behind the map (a rule that uses the map reads them)
     """
 
     name: str
@@ -60,6 +72,7 @@ class LatentMap:
     exact_mean: float | None = None
     volume: Callable | None = None
     torch_fn: Callable | None = None
+    source_files: tuple = ()
 
 
 # ---------------------------------------------------------------- toy
@@ -264,17 +277,44 @@ def load_user_map(path: str, d: int, D: int, params=None, name: str | None = Non
     return latent
 
 
-def check_map(latent: LatentMap, key: str = "map") -> None:
-    """Evaluate ``latent.f`` at a test point (real and complex) and check its output.
+CHECK_POINTS = 64
 
-    numba does not check bounds, so the output array carries one guard entry past ``D``: a map
-    that writes more than ``D`` values changes it.
+
+def check_points(latent: LatentMap, seed: int = 0) -> np.ndarray:
+    """The latent points a map is checked at before any job: ``(CHECK_POINTS, d)``.
+
+    Standard normal draws from the map's own stream (``seed``, rule ``check_map``, the map's
+    name), the second half doubled in length, so that both signs of every coordinate and the
+    tails the estimators reach are tried.
+    """
+    from figureflow.seeding import generator
+
+    Z = generator(seed, "check_map", {"map": latent.name}).standard_normal((CHECK_POINTS, latent.d))
+    Z[CHECK_POINTS // 2 :] *= 2.0
+    return Z
+
+
+def _point(z) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in np.ravel(z)) + "]"
+
+
+def check_map(latent: LatentMap, key: str = "map", seed: int | None = None) -> None:
+    """Check a map before any job: output length and finiteness, and exact derivatives.
+
+    At a fixed test point, ``latent.f`` is evaluated on real and complex input; numba does not
+    check bounds, so the output array carries one guard entry past ``D``: a map that writes more
+    than ``D`` values changes it. With ``seed``, every point of :func:`check_points` is then
+    tried: ``x(z)`` must be finite, the complex-step Jacobian must agree with a central
+    difference (a map with a non-analytic operation, such as ``abs``, ``.real`` or a
+    comparison, gives a wrong complex-step derivative and so a plausible wrong estimate), and
+    ``D = sqrt(det(J^T J))`` must be finite.
 
     Raises
     ------
     InputError
-        On a compilation error, an out-of-range write, NaN/infinite output, or output entries left
-        unwritten (the map writes fewer than ``D`` values).
+        On a compilation error, an out-of-range write, output entries left unwritten, NaN or
+        infinite output, a derivative that disagrees with the central difference, or a
+        non-finite ``D``; naming the map and the latent point.
     """
     if latent.d < 1 or latent.D < latent.d:
         raise InputError(f"config key {key}: need 1 <= latent_dim <= data_dim, found latent_dim {latent.d}, data_dim {latent.D}")
@@ -309,6 +349,89 @@ def check_map(latent: LatentMap, key: str = "map") -> None:
             )
         if not np.all(np.isfinite(values)):
             raise InputError(f"config key {key}: map '{latent.name}' returned infinite values at z = {z.tolist()}")
+    if seed is not None:
+        for point in check_points(latent, seed):
+            _check_point(latent, point, key)
+
+
+def _check_point(latent: LatentMap, z: np.ndarray, key: str) -> None:
+    """One latent point: finite output, complex step equal to a central difference, finite D."""
+    from figureflow.jacobian.measure import COMPLEX_STEP
+
+    d, D = latent.d, latent.D
+    x = np.empty(D)
+    latent.f(z, latent.params, x)
+    if not np.all(np.isfinite(x)):
+        raise InputError(
+            f"config key {key}: map '{latent.name}' returned {_point(x)} at the latent point z = {_point(z)}; "
+            f"the map must be finite wherever the latent density reaches (all of R^{d})"
+        )
+    J_cs = np.empty((D, d))
+    J_cd = np.empty((D, d))
+    xc = np.empty(D, dtype=np.complex128)
+    plus, minus = np.empty(D), np.empty(D)
+    for k in range(d):
+        zc = z.astype(np.complex128)
+        zc[k] += 1j * COMPLEX_STEP
+        latent.f(zc, latent.params, xc)
+        J_cs[:, k] = xc.imag / COMPLEX_STEP
+        h = 1e-5 * max(1.0, abs(z[k]))
+        zp, zm = z.copy(), z.copy()
+        zp[k] += h
+        zm[k] -= h
+        latent.f(zp, latent.params, plus)
+        latent.f(zm, latent.params, minus)
+        J_cd[:, k] = (plus - minus) / (zp[k] - zm[k])
+    # a central difference is off by about h^2 |f'''| + eps |f| / h: far below this bound
+    tolerance = 1e-6 * (1.0 + np.abs(J_cd).max()) + 1e-9 * np.abs(x).max()
+    error = np.where(np.isfinite(J_cs), np.abs(J_cs - J_cd), np.inf)
+    if error.max() > tolerance:
+        i, k = np.unravel_index(int(np.argmax(error)), error.shape)
+        raise InputError(
+            f"config key {key}: map '{latent.name}' has a wrong complex-step derivative at z = {_point(z)}: "
+            f"dx{i}/dz{k} is {J_cs[i, k]:.6g} by the complex step but {J_cd[i, k]:.6g} by a central difference. "
+            "The likely cause is a non-analytic operation on z (abs, .real or .imag, conjugate, a comparison, "
+            "min or max); write the map with analytic operations only (e.g. sqrt(z * z + c) in place of abs(z))"
+        )
+    gram = J_cs.T @ J_cs
+    if not np.isfinite(np.sqrt(max(np.linalg.det(gram), 0.0))):
+        raise InputError(f"config key {key}: map '{latent.name}' has a non-finite volume element D at z = {_point(z)}")
+
+
+def check_torch_map(latent: LatentMap, key: str, seed: int) -> None:
+    """A torch map's volume element is finite at every point of :func:`check_points`.
+
+    Raises
+    ------
+    InputError
+        Naming the map and the first latent point where ``D`` is not finite.
+    """
+    from figureflow.jacobian.torch_maps import torch_volume_elements
+
+    Z = check_points(latent, seed)
+    values = torch_volume_elements(latent.torch_fn, Z)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InputError(
+            f"config key {key}: torch map '{latent.name}' has a non-finite volume element D at the latent point "
+            f"z = {_point(Z[bad[0]])}; the map must be finite and differentiable wherever the latent density reaches"
+        )
+
+
+def module_file(module_name: str) -> str | None:
+    """The file of an importable module, relative to the working directory when inside it."""
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return None
+    path = os.path.abspath(spec.origin)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _working_directory_importable():
@@ -320,13 +443,15 @@ def _working_directory_importable():
         sys.path.insert(0, cwd)
 
 
-def map_from_config(name: str, spec: dict, seed: int = 0) -> LatentMap:
+def map_from_config(name: str, spec: dict, seed: int = 0, check: bool = False) -> LatentMap:
     """A map from its ``jacobian.maps.<name>`` config section.
 
     ``map`` is a built-in name (``mlp`` is a seeded random torch MLP decoder with ``params``
     ``latent_dim``, ``data_dim``, ``hidden``; its weights come from ``seed`` and the map's name),
     or a dotted path with ``latent_dim``, ``data_dim`` and ``params`` (a list of numbers), or with
-    ``torch: true`` a torch factory. Modules in the working directory can be imported.
+    ``torch: true`` a torch factory. Modules in the working directory can be imported; a user
+    map records its module's file in ``source_files``. With ``check``, a user's map is also tried
+    on the seeded batch of :func:`check_points` (:func:`check_map`, :func:`check_torch_map`).
     """
     key = f"jacobian.maps.{name}.map"
     source = spec["map"]
@@ -353,6 +478,13 @@ def map_from_config(name: str, spec: dict, seed: int = 0) -> LatentMap:
 
         if source.count(":") != 1:
             raise InputError(f"config key {key}: expected 'package.module:factory', found {source!r}")
-        return load_torch_map(source, spec["latent_dim"], spec["data_dim"], name, key)
-    params = spec.get("params", [])
-    return load_user_map(source, spec["latent_dim"], spec["data_dim"], params, name=name, key=key)
+        latent = load_torch_map(source, spec["latent_dim"], spec["data_dim"], name, key)
+        if check:
+            check_torch_map(latent, key, seed)
+    else:
+        latent = load_user_map(source, spec["latent_dim"], spec["data_dim"], spec.get("params", []), name=name, key=key)
+        if check:
+            check_map(latent, key, seed)
+    code = module_file(source.split(":")[0])
+    latent.source_files = (code,) if code else ()
+    return latent

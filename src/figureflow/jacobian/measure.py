@@ -41,6 +41,7 @@ __all__ = [
     "volume_from_jacobian",
     "estimate_table",
     "latent_grid",
+    "require_finite",
 ]
 
 CHUNK = 4096
@@ -242,6 +243,29 @@ def finite_difference_volume_elements(latent: LatentMap, Z, step: float = 1e-7) 
     return _kernels(latent)["finite_difference"][0](_as_latent_points(latent, Z), latent.params, step)
 
 
+def require_finite(latent: LatentMap, Z: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` (``D`` at the rows of ``Z``) if all finite; else an error naming the map and a point.
+
+    An estimate over a sample with one NaN would be NaN or infinite, and written as a number.
+
+    Raises
+    ------
+    InputError
+        Naming the map, the first latent point where ``D`` is not finite and what was computed.
+    """
+    from figureflow.io import InputError
+
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        z = ", ".join(f"{v:.6g}" for v in Z[bad[0]])
+        raise InputError(
+            f"map '{latent.name}': the volume element D(z) is {values[bad[0]]} at the latent point z = [{z}] "
+            f"({bad.size} of {values.size} points of {what}); the map or its Jacobian is not finite there, so no "
+            "estimate is written"
+        )
+    return values
+
+
 @dataclass
 class Estimate:
     """One estimate of ``E[D]``: value, standard error, 95% interval, samples and wall time."""
@@ -279,7 +303,7 @@ def monte_carlo(
         raise ValueError("Monte Carlo needs n >= 2 samples for a standard error")
     start = time.perf_counter()
     Z = standard_normal(seed_seq, n, latent.d, n_threads)
-    values = volume_elements(latent, Z, method, n_threads)
+    values = require_finite(latent, Z, volume_elements(latent, Z, method, n_threads), f"the mc sample of n = {n}")
     mean = float(np.sum(values) / n)
     se = float(np.std(values, ddof=1) / np.sqrt(n))
     half = float(stats.norm.ppf(0.975)) * se
@@ -317,7 +341,8 @@ def randomized_qmc(
         U = qmc.Sobol(latent.d, scramble=True, seed=rngs[r]).random_base2(int(np.log2(m)))
         # scrambled Sobol points lie in [0, 1); keep them strictly inside for the quantile
         Z = ndtri_array(np.clip(U, 2.0**-60, 1.0 - 2.0**-53))
-        means[r] = np.sum(volume_elements(latent, Z, method, n_threads)) / m
+        values = require_finite(latent, Z, volume_elements(latent, Z, method, n_threads), f"rqmc scramble {r} of n = {n}")
+        means[r] = np.sum(values) / m
     mean = float(means.mean())
     se = float(means.std(ddof=1) / np.sqrt(n_scrambles))
     half = float(stats.t.ppf(0.975, n_scrambles - 1)) * se
@@ -383,7 +408,7 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
         z1, z2 = np.meshgrid(axis, axis)
         Z = np.zeros((size * size, latent.d))
         Z[:, 0], Z[:, 1] = z1.ravel(), z2.ravel()
-    values = volume_elements(latent, Z)
+    values = require_finite(latent, Z, volume_elements(latent, Z), f"the {size}-point latent grid")
     if latent.torch_fn is not None:
         import torch
 

@@ -140,6 +140,13 @@ def test_sbm_parameters_reads_both_forms():
         ({"block_sizes": [5, 7], "block_probabilities": [[0.1, 0.2]]}, "expected a 2 x 2 matrix"),
         ({"block_sizes": [5], "block_probabilities": [[0.1]], "p_low": 0.1}, "not both"),
         ({"block_sizes": [5, 7], "block_probabilities": [[0.1, 0.2], [0.3, 1.4]]}, r"found 1.4 for block pair \(1, 1\)"),
+        ({"block_sizes": [5, 7], "block_probabilities": [[0.1, 0.2], [0.3]]}, r"block_probabilities: row 1 must have 2 entries .*found 1 entries"),
+        ({"block_sizes": [5, 7], "block_probabilities": [[0.1, 0.2, 0.3], [0.3, 0.1]]}, r"row 0 must have 2 entries"),
+        ({"block_sizes": [5, 7], "block_probabilities": [0.1, 0.2]}, r"row 0 must have 2 entries \(one per block in block_sizes\), found 0.1"),
+        (
+            {"n_blocks": 2, "block_size": 5, "p_low": 0.1, "p_within": 0.1, "p_forward": 0.1, "weights": {"low": 2.0, "high": 1.0}},
+            r"sbm.weights: expected 0 <= low <= high, found low = 2.0, high = 1.0",
+        ),
     ],
 )
 def test_sbm_parameters_errors_name_the_key(spec, message):
@@ -156,6 +163,13 @@ def test_group_pair_table_counts_weights_and_possible_pairs():
     assert rows[("x", "y")].n_possible == 2 and rows[("x", "y")].weight == 3
     assert rows[("y", "x")].n_edges == 1 and rows[("y", "y")].n_possible == 0
     assert np.isnan(rows[("y", "y")].density)
+
+
+def test_self_loops_count_nowhere_so_densities_stay_at_most_one():
+    # two nodes, each with a self-loop and both edges between them: 2 edges of 2 possible pairs
+    A = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    row = group_pair_table(A, np.array(["g", "g"])).iloc[0]
+    assert (row.n_possible, row.n_edges, row.weight, row.density) == (2, 2, 2.0, 1.0)
 
 
 def test_generator_reuse_is_not_needed():

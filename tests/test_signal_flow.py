@@ -109,6 +109,67 @@ def test_self_loops_cancel():
     np.testing.assert_allclose(signal_flow(with_loops).z, signal_flow(A).z, atol=1e-12)
 
 
+def test_summary_and_groups_table_count_the_same_edges_and_name_the_self_loops():
+    import pandas as pd
+
+    from figureflow.data.sbm import group_pair_table
+
+    A, blocks = sbm([30, 30], [[0.2, 0.3], [0.05, 0.2]])
+    with_loops = (A + sp.diags(np.r_[np.ones(7), np.zeros(53)])).tocsr()
+    summary = summary_frame(signal_flow(with_loops)).iloc[0]
+    groups = group_pair_table(with_loops, blocks)
+    assert summary.n_edges == groups["n_edges"].sum() == A.nnz
+    assert summary.n_self_loops == 7 and (groups["density"] <= 1).all()
+    assert "n_self_loops" in pd.Index(summary.index)
+
+
+def random_weighted(n, density, seed, integer_weights):
+    """A digraph with reciprocated pairs, ties a_ij == a_ji, isolated nodes and rows without out-edges."""
+    rng = np.random.default_rng(seed)
+    present = rng.random((n, n)) < density
+    present |= present.T & (rng.random((n, n)) < 0.5)  # more reciprocated pairs
+    weights = rng.integers(1, 4, (n, n)).astype(float) if integer_weights else rng.uniform(0.1, 3.0, (n, n))
+    A = np.where(present, weights, 0.0)
+    np.fill_diagonal(A, 0.0)
+    A[:, -3:] = A[-3:, :] = 0.0  # the last nodes are isolated ...
+    A[-6:-3, :] = 0.0  # ... and a few only receive
+    return sp.csr_matrix(A)
+
+
+@pytest.mark.parametrize("integer_weights", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_pass_system_equals_the_whole_matrix_formulas(seed, integer_weights):
+    from figureflow.signal_flow import assemble_system, check_adjacency, laplacian_system_reference
+
+    A = check_adjacency(random_weighted(80, 0.08, seed, integer_weights))
+    system = assemble_system(A)
+    L, b, trophic = laplacian_system_reference(A)
+    dense = A.toarray()
+    # integer weights: every sum is exact; real weights: degrees summed in another order
+    assert np.abs(system.matrix() - L).max() <= (0.0 if integer_weights else 1e-13)
+    np.testing.assert_allclose(system.b, b, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(system.b, ((dense + dense.T) / 2 * np.sign(dense - dense.T)).sum(axis=1), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(system.trophic_rhs, trophic, rtol=0, atol=0.0 if integer_weights else 1e-13)
+    x = np.random.default_rng(seed).normal(size=A.shape[0])
+    np.testing.assert_allclose(system.matvec(x), L @ x, rtol=0, atol=1e-12)
+
+
+def test_nodes_frame_never_lets_a_node_table_replace_a_computed_column():
+    import pandas as pd
+
+    from figureflow.signal_flow import NODE_COLUMNS
+
+    A, blocks = sbm([10, 10], feedforward_block_matrix(2, 0, 0, 1))
+    result = signal_flow(A)
+    plain = nodes_frame(result, pd.DataFrame({"node": [f"n{i}" for i in range(20)], "block": blocks}))
+    # every column signal flow computes is registered, so the check before any job refuses it
+    assert set(plain.columns) - {"node", "block"} == set(NODE_COLUMNS)
+    for column in NODE_COLUMNS:
+        table = pd.DataFrame({"node": [f"n{i}" for i in range(20)], column: np.arange(20.0)})
+        with pytest.raises(ValueError, match=f"'{column}' have the name of a column figureflow computes"):
+            nodes_frame(result, table)
+
+
 def test_dense_and_sparse_inputs_agree():
     A, _ = sbm([40, 40], [[0.1, 0.3], [0.05, 0.1]])
     np.testing.assert_array_equal(signal_flow(A.toarray()).z, signal_flow(A).z)

@@ -41,13 +41,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, cg
 from threadpoolctl import threadpool_limits
 
-from figureflow.io import InputError
+from figureflow.io import InputError, carry_columns
 
 __all__ = [
     "SignalFlowResult",
     "ConvergenceError",
     "check_adjacency",
+    "LaplacianSystem",
+    "assemble_system",
     "laplacian_system",
+    "laplacian_system_reference",
+    "NODE_COLUMNS",
     "weak_components",
     "grounded_nodes",
     "signal_flow",
@@ -81,8 +85,9 @@ class SignalFlowResult:
     method : what solved it (``"pinv"``, ``"cg+jacobi"``, ``"cg+amg"``)
     iterations : CG iterations (0 for pinv)
     residual : largest relative residual over components
-    seconds : wall time of the solve
+    seconds : wall time of the whole call (checks, assembly, solve, graph measures)
     n_edges : directed edges with non-zero weight, self-loops excluded
+    n_self_loops : self-loops in the input, which signal flow ignores (they cancel out of L and b)
     """
 
     z: np.ndarray
@@ -96,6 +101,7 @@ class SignalFlowResult:
     residual: float
     seconds: float
     n_edges: int
+    n_self_loops: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -121,8 +127,17 @@ def check_adjacency(adjacency, name: str = "graph") -> sp.csr_matrix:
         If it is not a square 2-D matrix, has no nodes, or holds NaN, infinite or negative weights
         (the message gives the first offending entry).
     """
+    return _checked_adjacency(adjacency, name)[0]
+
+
+def _checked_adjacency(adjacency, name: str) -> tuple[sp.csr_matrix, int]:
+    """:func:`check_adjacency` and the number of self-loops it dropped.
+
+    The input is not copied when it is already canonical CSR float64 without self-loops or
+    explicit zeros (a graph figureflow wrote), and never modified.
+    """
     if sp.issparse(adjacency):
-        A = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+        A = sp.csr_matrix(adjacency, dtype=np.float64)
     else:
         dense = np.asarray(adjacency)
         if dense.ndim != 2:
@@ -144,13 +159,16 @@ def check_adjacency(adjacency, name: str = "graph") -> sp.csr_matrix:
         raise InputError(
             f"{name}: edge weights must be finite and >= 0, found {kind} weight {value} on edge {coo.row[k]} -> {coo.col[k]}"
         )
-    A.sum_duplicates()  # canonical form: sorted, one entry per edge
-    rows = _row_of_entries(A)
-    keep = (rows != A.indices) & (A.data != 0)  # drop self-loops and explicit zeros
-    if not keep.all():
+    if not A.has_canonical_format:
+        A = A.copy()
+        A.sum_duplicates()  # canonical form: sorted, one entry per edge
+    n_self_loops = int(np.count_nonzero(A.diagonal()))
+    if n_self_loops or not A.data.all():
+        rows = _row_of_entries(A)
+        keep = (rows != A.indices) & (A.data != 0)  # drop self-loops and explicit zeros
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=A.shape[0]))])
         A = sp.csr_matrix((A.data[keep], A.indices[keep], indptr.astype(A.indptr.dtype)), shape=A.shape)
-    return A
+    return A, n_self_loops
 
 
 def _row_of_entries(A: sp.csr_matrix) -> np.ndarray:
@@ -158,11 +176,79 @@ def _row_of_entries(A: sp.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(A.shape[0], dtype=A.indices.dtype), np.diff(A.indptr))
 
 
+@dataclass
+class LaplacianSystem:
+    """The signal-flow system of a graph, held as ``A``, ``A^T``, the degrees and the right-hand sides.
+
+    ``L = diag(degree) - (A + A^T) / 2`` is applied as an operator (:meth:`matvec`), so neither
+    ``W`` nor ``L`` is ever stored; :meth:`matrix` builds ``L`` when one is needed (pinv,
+    algebraic multigrid).
+    """
+
+    A: sp.csr_matrix
+    AT: sp.csr_matrix
+    degree: np.ndarray
+    b: np.ndarray
+    trophic_rhs: np.ndarray
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """``L x``."""
+        return self.degree * x - 0.5 * (self.A @ x + self.AT @ x)
+
+    def matrix(self) -> sp.csr_matrix:
+        """``L`` as a CSR matrix."""
+        return (sp.diags(self.degree) - (self.A + self.AT) * 0.5).tocsr()
+
+    def restrict(self, nodes: np.ndarray) -> "LaplacianSystem":
+        """The system on a subset of nodes that no edge leaves (e.g. all non-isolated nodes)."""
+        A = self.A[nodes][:, nodes].tocsr()
+        return LaplacianSystem(A, A.T.tocsr(), self.degree[nodes], self.b[nodes], self.trophic_rhs[nodes])
+
+
+def _row_sums(M: sp.csr_matrix) -> np.ndarray:
+    """Sum of each row's stored values (a product with ones: no copy of the matrix)."""
+    return M @ np.ones(M.shape[1])
+
+
+def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
+    """``L`` (as ``A``, ``A^T`` and the degrees), ``b`` and the trophic right-hand side ``(w_in - w_out) / 2``.
+
+    ``A`` must be a checked adjacency without self-loops (:func:`check_adjacency`). With
+    ``W = (A + A^T) / 2``, the degree is ``(w_out + w_in) / 2`` and, since
+    ``(a + t) / 2 sign(a - t) = (a - t) / 2 + min(a, t) sign(a - t)``,
+
+        ``b_i = sum_j W_ij sign(A_ij - A_ji) = (w_out_i - w_in_i) / 2 + sum_j min(A_ij, A_ji) sign(A_ij - A_ji)``,
+
+    whose last sum runs only over reciprocated pairs. So the only matrices made are ``A^T`` and
+    three small ones on the reciprocated pairs: in a fresh process, where touching new memory
+    is much of the cost, this takes a fraction of the whole-matrix scipy expression of the same
+    formulas (:func:`laplacian_system_reference`).
+    """
+    n = A.shape[0]
+    AT = A.T.tocsr()
+    w_out = _row_sums(A)
+    w_in = _row_sums(AT)
+    both = A.minimum(AT)  # min(A_ij, A_ji) on the reciprocated pairs, in canonical order
+    pattern = sp.csr_matrix((np.ones(both.nnz), both.indices, both.indptr), shape=A.shape)
+    forward = A.multiply(pattern).tocsr()  # A_ij on the same pairs, same order (weights > 0)
+    backward = AT.multiply(pattern).tocsr()  # A_ji
+    reciprocal = sp.csr_matrix((both.data * np.sign(forward.data - backward.data), both.indices, both.indptr), shape=A.shape)
+    b = 0.5 * (w_out - w_in) + _row_sums(reciprocal)
+    return LaplacianSystem(A, AT, 0.5 * (w_out + w_in), b, 0.5 * (w_in - w_out))
+
+
 def laplacian_system(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """``L``, the signal-flow right-hand side ``b`` and the trophic right-hand side ``(w_in - w_out) / 2``.
 
-    ``A`` must be a checked adjacency without self-loops (:func:`check_adjacency`).
+    ``A`` must be a checked adjacency without self-loops (:func:`check_adjacency`); see
+    :func:`assemble_system`, and :func:`laplacian_system_reference` for the same in plain scipy.
     """
+    system = assemble_system(A)
+    return system.matrix(), system.b, system.trophic_rhs
+
+
+def laplacian_system_reference(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """:func:`laplacian_system` written as whole-matrix scipy operations (the reference)."""
     AT = A.T.tocsr()
     W = (A + AT) * 0.5
     degree = np.asarray(W.sum(axis=1)).ravel()
@@ -190,8 +276,8 @@ def weak_components(A: sp.csr_matrix) -> np.ndarray:
     return relabel[raw]
 
 
-def _component_residual(L, x, rhs, comp, n_comp):
-    r = rhs - L @ x
+def _component_residual(matvec, x, rhs, comp, n_comp):
+    r = rhs - matvec(x)
     r2 = np.bincount(comp, weights=r * r, minlength=n_comp)
     b2 = np.bincount(comp, weights=rhs * rhs, minlength=n_comp)
     rel = np.where(b2 > 0, np.sqrt(r2) / np.sqrt(np.where(b2 > 0, b2, 1.0)), np.sqrt(r2))
@@ -222,35 +308,48 @@ def _amg_preconditioner(L):
     return ml.aspreconditioner(cycle="V")
 
 
-def grounded_nodes(L: sp.csr_matrix, comp: np.ndarray, n_comp: int) -> np.ndarray:
+def grounded_nodes(degree: np.ndarray, comp: np.ndarray, n_comp: int) -> np.ndarray:
     """One node per component to hold fixed: its highest-degree node (lowest index on ties)."""
-    degree = L.diagonal()
+    degree = np.asarray(degree)
     order = np.lexsort((np.arange(degree.size), -degree, comp))
     first = np.ones(order.size, dtype=bool)
     first[1:] = comp[order[1:]] != comp[order[:-1]]
     return order[first]
 
 
-def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
+def _grounded_matrix(L: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """``L`` with the rows and columns of nodes not in ``keep`` replaced by the identity's (same structure)."""
+    rows = _row_of_entries(L)
+    data = L.data * (keep[rows] & keep[L.indices])
+    data[(rows == L.indices) & ~keep[rows]] = 1.0
+    return sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape)
+
+
+def _solve_sparse(system: LaplacianSystem, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
     """Solve the consistent singular systems ``L x = rhs``; returns (solutions, method, iterations, residual).
 
     Each component's null space is removed by grounding: one node per component is held at 0 (its
     row and column replaced by the identity's) and the resulting symmetric positive definite
-    system is solved. Because every component's
-    equations sum to zero, the dropped equations hold as well, so this is exact.
+    system is solved. Because every component's equations sum to zero, the dropped equations
+    hold as well, so this is exact. The grounded ``L`` is applied as an operator; it is built
+    as a matrix only for the multigrid fallback.
     """
-    n = L.shape[0]
+    n = system.degree.size
     keep = np.ones(n, dtype=bool)
-    grounded = grounded_nodes(L, comp, n_comp)
-    keep[grounded] = False
-    # Dirichlet rows: the grounded nodes' rows and columns become those of the identity, in place
-    # of removing them (same CSR structure, no re-indexing)
-    rows = _row_of_entries(L)
-    data = L.data * (keep[rows] & keep[L.indices])
-    data[(rows == L.indices) & ~keep[rows]] = 1.0
-    Lr = sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape)
-    diag = Lr.diagonal()
-    jacobi = LinearOperator(Lr.shape, matvec=lambda v: v / diag, dtype=np.float64)
+    keep[grounded_nodes(system.degree, comp, n_comp)] = False
+    keep_values = keep.astype(np.float64)
+    held = ~keep
+
+    def grounded_matvec(x):
+        x = np.ravel(x)
+        kept = keep_values * x
+        y = system.degree * x - 0.5 * (system.A @ kept + system.AT @ kept)
+        y[held] = x[held]
+        return y
+
+    Lr = LinearOperator((n, n), matvec=grounded_matvec, dtype=np.float64)
+    diag = np.where(keep, system.degree, 1.0)
+    jacobi = LinearOperator((n, n), matvec=lambda v: np.ravel(v) / diag, dtype=np.float64)
     inner_tol = tol / 10.0
     solutions, total_iterations, worst = [], 0, 0.0
     method = "cg+jacobi"
@@ -270,6 +369,7 @@ def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
                 if not converged:
                     if log:
                         log.info("Jacobi-preconditioned CG did not converge in %d iterations; switching to algebraic multigrid", its)
+                    Lr = _grounded_matrix(system.matrix(), keep)
                     amg = _amg_preconditioner(Lr)
                     method = "cg+amg"
                     dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
@@ -279,7 +379,7 @@ def _solve_sparse(L, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
                 total_iterations += its
             xr = xr + dx
             x = xr * keep  # grounded entries are 0 by construction; make it exact
-            residual = _component_residual(L, x, rhs, comp, n_comp)
+            residual = _component_residual(system.matvec, x, rhs, comp, n_comp)
             if residual <= tol:
                 break
         if residual > tol:
@@ -298,13 +398,32 @@ def dense_memory_gb(n: int) -> float:
     return 5 * 8 * float(n) ** 2 / 1e9
 
 
+def _edge_blocks(A: sp.csr_matrix, entries: int = 1 << 20):
+    """``(rows, columns, weights)`` of the stored entries of ``A``, a block of whole rows at a time.
+
+    Working through about ``entries`` entries at a time keeps the temporaries small, which
+    matters in a fresh process, where new memory is slow to touch.
+    """
+    n = A.shape[0]
+    cuts = np.searchsorted(A.indptr, np.arange(0, A.nnz + entries, entries), side="left").clip(max=n)
+    cuts = np.unique(np.concatenate([[0], cuts, [n]]))
+    for r0, r1 in zip(cuts[:-1], cuts[1:]):
+        lo, hi = A.indptr[r0], A.indptr[r1]
+        rows = np.repeat(np.arange(r0, r1), np.diff(A.indptr[r0 : r1 + 1]))
+        yield rows, A.indices[lo:hi], A.data[lo:hi]
+
+
 def trophic_incoherence(A: sp.spmatrix, h: np.ndarray) -> float:
     """``F_0 = sum_ij A_ij (h_j - h_i - 1)^2 / sum_ij A_ij`` for trophic levels ``h`` (NaN-free on edges)."""
     A = sp.csr_matrix(A)
-    if A.nnz == 0 or A.data.sum() == 0:
+    total = A.data.sum()
+    if A.nnz == 0 or total == 0:
         return float("nan")
-    diff = h[A.indices] - h[_row_of_entries(A)] - 1.0
-    return float(np.sum(A.data * diff * diff) / A.data.sum())
+    acc = 0.0
+    for rows, cols, w in _edge_blocks(A):
+        diff = h[cols] - h[rows] - 1.0
+        acc += float(np.dot(w * diff, diff))
+    return acc / float(total)
 
 
 def downhill_fraction(A: sp.spmatrix, z: np.ndarray) -> float:
@@ -313,7 +432,8 @@ def downhill_fraction(A: sp.spmatrix, z: np.ndarray) -> float:
     total = A.data.sum()
     if total == 0:
         return float("nan")
-    return float(A.data[z[_row_of_entries(A)] > z[A.indices]].sum() / total)
+    down = sum(float(w[z[rows] > z[cols]].sum()) for rows, cols, w in _edge_blocks(A))
+    return down / float(total)
 
 
 def signal_flow(
@@ -364,7 +484,8 @@ def signal_flow(
     """
     if solver not in ("auto", "pinv", "sparse"):
         raise InputError(f"{name}: solver must be 'auto', 'pinv' or 'sparse', found {solver!r}")
-    A = check_adjacency(adjacency, name)
+    start = time.perf_counter()
+    A, n_self_loops = _checked_adjacency(adjacency, name)
     n = A.shape[0]
     if solver == "auto":
         solver = "pinv" if n <= auto_dense_nodes else "sparse"
@@ -373,9 +494,8 @@ def signal_flow(
             f"{name}: solver 'pinv' on {n:,} nodes needs about {dense_memory_gb(n):.1f} GB of memory and O(n^3) time "
             f"(limit max_dense_nodes = {max_dense_nodes:,}); use solver 'sparse', or raise max_dense_nodes"
         )
-    start = time.perf_counter()
     component = weak_components(A)
-    L, b, trophic_rhs = laplacian_system(A)
+    system = assemble_system(A)
     active = np.flatnonzero(component >= 0)
     comp = component[active]
     n_comp = int(comp.max() + 1) if comp.size else 0
@@ -383,27 +503,26 @@ def signal_flow(
     h = np.full(n, np.nan)
     iterations, residual = 0, 0.0
     if active.size:
-        La = L[active][:, active].tocsr()
+        sub = system if active.size == n else system.restrict(active)
         if solver == "pinv":
             method = "pinv"
-            P = np.linalg.pinv(La.toarray())
-            za, ha = P @ b[active], P @ trophic_rhs[active]
+            P = np.linalg.pinv(sub.matrix().toarray())
+            za, ha = P @ sub.b, P @ sub.trophic_rhs
             residual = max(
-                _component_residual(La, za, b[active], comp, n_comp),
-                _component_residual(La, ha, trophic_rhs[active], comp, n_comp),
+                _component_residual(sub.matvec, za, sub.b, comp, n_comp),
+                _component_residual(sub.matvec, ha, sub.trophic_rhs, comp, n_comp),
             )
         else:
             # single-threaded BLAS: the iterates, hence z, do not depend on the thread count
             with threadpool_limits(limits=1):
                 (za, ha), method, iterations, residual = _solve_sparse(
-                    La, [b[active], trophic_rhs[active]], comp, n_comp, tol, cg_maxiter, amg_maxiter, log
+                    sub, [sub.b, sub.trophic_rhs], comp, n_comp, tol, cg_maxiter, amg_maxiter, log
                 )
         z[active] = _mean_zero(za, comp, n_comp)
         h[active] = _mean_zero(ha, comp, n_comp)
     else:
         method = solver
-    seconds = time.perf_counter() - start
-    return SignalFlowResult(
+    result = SignalFlowResult(
         z=z,
         component=component,
         trophic_levels=h,
@@ -413,9 +532,12 @@ def signal_flow(
         method=method,
         iterations=int(iterations),
         residual=float(residual),
-        seconds=float(seconds),
+        seconds=0.0,
         n_edges=int(A.nnz),
+        n_self_loops=n_self_loops,
     )
+    result.seconds = float(time.perf_counter() - start)
+    return result
 
 
 def order_by_z(z: np.ndarray) -> np.ndarray:
@@ -426,7 +548,9 @@ def order_by_z(z: np.ndarray) -> np.ndarray:
 
 def summary_frame(result: SignalFlowResult) -> pd.DataFrame:
     """One-row table: ``n_nodes, n_edges, n_components, solver, iterations, residual, seconds,
-    trophic_incoherence, downhill_fraction``, then ``n_isolated, method, note``."""
+    trophic_incoherence, downhill_fraction``, then ``n_isolated, n_self_loops, method, note``.
+
+    ``n_edges`` leaves self-loops out, as the graph's ``groups.tsv`` does; ``n_self_loops`` counts them."""
     note = COMPARABILITY_NOTE if result.n_components > 1 else ""
     return pd.DataFrame(
         [
@@ -441,6 +565,7 @@ def summary_frame(result: SignalFlowResult) -> pd.DataFrame:
                 "trophic_incoherence": result.trophic_incoherence,
                 "downhill_fraction": result.downhill_fraction,
                 "n_isolated": result.n_isolated,
+                "n_self_loops": result.n_self_loops,
                 "method": result.method,
                 "note": note,
             }
@@ -448,13 +573,15 @@ def summary_frame(result: SignalFlowResult) -> pd.DataFrame:
     )
 
 
+#: the per-node columns signal flow computes: a node table may not carry columns of these names
+NODE_COLUMNS = ("z", "component")
+
+
 def nodes_frame(result: SignalFlowResult, nodes: pd.DataFrame) -> pd.DataFrame:
     """Per-node table: ``node, z, component`` (-1 marks isolated nodes, whose z is empty), then
-    the node table's other columns."""
+    the node table's other columns (:func:`figureflow.io.carry_columns`: never one named like a
+    computed column)."""
     if len(nodes) != result.n_nodes:
         raise ValueError(f"node table has {len(nodes)} rows for {result.n_nodes} nodes")
-    frame = pd.DataFrame({"node": nodes["node"].to_numpy(), "z": result.z, "component": result.component})
-    for column in nodes.columns:
-        if column != "node":
-            frame[column] = nodes[column].to_numpy()
-    return frame
+    computed = pd.DataFrame({"node": nodes["node"].to_numpy(), "z": result.z, "component": result.component})
+    return carry_columns(computed, nodes)

@@ -170,7 +170,8 @@ def sbm_parameters(spec: dict, graph: str) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     InputError
-        If the keys of both forms are mixed, a form is incomplete, or a value is out of range.
+        If the keys of both forms are mixed, a form is incomplete, a row of the matrix has the
+        wrong length, a value is out of range, or ``weights`` has ``low > high``.
     """
     where = f"config key graphs.{graph}.sbm"
     chain_keys = {"n_blocks", "block_size", "p_low", "p_within", "p_forward"}
@@ -186,7 +187,15 @@ def sbm_parameters(spec: dict, graph: str) -> tuple[np.ndarray, np.ndarray]:
         if missing:
             raise InputError(f"{where}: expected {sorted(missing)} as well, found only {sorted(given)}")
         sizes = np.asarray(spec["block_sizes"])
-        P = np.asarray(spec["block_probabilities"], dtype=float)
+        rows = spec["block_probabilities"]
+        for k, row in enumerate(rows):
+            if not isinstance(row, (list, tuple)) or len(row) != sizes.size:
+                found = f"{len(row)} entries" if isinstance(row, (list, tuple)) else repr(row)
+                raise InputError(
+                    f"{where}.block_probabilities: row {k} must have {sizes.size} entries (one per block in "
+                    f"block_sizes), found {found}"
+                )
+        P = np.asarray(rows, dtype=float)
         if P.ndim != 2 or P.shape != (sizes.size, sizes.size):
             raise InputError(
                 f"{where}.block_probabilities: expected a {sizes.size} x {sizes.size} matrix "
@@ -203,6 +212,11 @@ def sbm_parameters(spec: dict, graph: str) -> tuple[np.ndarray, np.ndarray]:
         P = feedforward_block_matrix(int(spec["n_blocks"]), spec["p_low"], spec["p_within"], spec["p_forward"])
     if np.any(sizes < 1):
         raise InputError(f"{where}: every block size must be >= 1, found {sizes.tolist()}")
+    weights = spec.get("weights")
+    if weights is not None and not 0 <= weights["low"] <= weights["high"]:
+        raise InputError(
+            f"{where}.weights: expected 0 <= low <= high, found low = {weights['low']}, high = {weights['high']}"
+        )
     bad = ~np.isfinite(P) | (P < 0) | (P > 1)
     if bad.any():
         k, l = np.argwhere(bad)[0]
@@ -219,10 +233,13 @@ def group_pair_table(adjacency: sp.spmatrix, groups: np.ndarray, block_probabili
     -------
     pandas.DataFrame
         One row per pair (``source_group``, ``target_group``) with ``n_possible`` (ordered node
-        pairs, self-pairs excluded), ``n_edges``, ``weight``, ``density`` = n_edges / n_possible
+        pairs, self-pairs excluded), ``n_edges`` and ``weight`` (self-loops left out, as from
+        ``n_possible`` and from signal flow's ``n_edges``), ``density`` = n_edges / n_possible
         and, if ``block_probabilities`` is given, ``p_planted``.
     """
     A = sp.coo_matrix(adjacency)
+    off_diagonal = A.row != A.col
+    A = sp.coo_matrix((A.data[off_diagonal], (A.row[off_diagonal], A.col[off_diagonal])), shape=A.shape)
     codes, labels = pd.factorize(np.asarray(groups))
     labels = np.asarray(labels)
     B = labels.size

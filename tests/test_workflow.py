@@ -3,6 +3,8 @@
 import filecmp
 import re
 import shutil
+import subprocess
+import sys
 
 import anndata as ad
 import numpy as np
@@ -188,6 +190,48 @@ BAD_CONFIGS = {
         "seed: 1\ngraphs:\n  g: {edges: inputs/neg.tsv}\n",
         "edge list 'inputs/neg.tsv', line 3: column 'weight' must be >= 0, found -2",
     ),
+    # what hardening added: each used to run to the end, or to fail inside a job or a library
+    "graph named twice": (
+        "seed: 1\ngraphs:\n  g: {edges: inputs/neg.tsv}\n  g: {edges: inputs/empty.tsv}\n",
+        "line 4: key 'graphs.g' appears a second time (first on line 3)",
+    ),
+    "node table carrying z": (
+        "seed: 1\ngraphs:\n  g: {edges: inputs/ok.tsv, nodes: inputs/xyz.tsv}\n",
+        "node table 'inputs/xyz.tsv' (config key graphs.g.nodes): column 'z' has the name of a per-node column",
+    ),
+    "node column twice": (
+        "seed: 1\ngraphs:\n  g: {edges: inputs/ok.tsv, nodes: inputs/twice.tsv}\n",
+        "column name(s) 'node' appear more than once in the header",
+    ),
+    "extra field": ("seed: 1\ngraphs:\n  g: {edges: inputs/extra.tsv}\n", "edge list file 'inputs/extra.tsv', line 3: too many fields (4; the header has 3)"),
+    "weight column absent": (
+        "seed: 1\ngraphs:\n  g: {edges: inputs/ok.tsv, weight_column: synapses}\n",
+        "config key graphs.g.weight_column is 'synapses', which is not a column; columns are 'source', 'target'",
+    ),
+    "ragged block matrix": (
+        "seed: 1\ngraphs:\n  g: {sbm: {block_sizes: [3, 3], block_probabilities: [[0.1, 0.2], [0.3]]}}\n",
+        "graphs.g.sbm.block_probabilities: row 1 must have 2 entries",
+    ),
+    "weights low above high": (
+        "seed: 1\ngraphs:\n  g: {sbm: {n_blocks: 2, block_size: 3, p_low: 0, p_within: 0, p_forward: 1, weights: {low: 2, high: 1}}}\n",
+        "graphs.g.sbm.weights: expected 0 <= low <= high, found low = 2, high = 1",
+    ),
+    "map NaN for z1 below 0": (
+        "seed: 1\njacobian:\n  maps:\n    m: {map: 'user_maps:nan_below_zero', latent_dim: 2, data_dim: 3}\n",
+        "map 'm' returned [",
+    ),
+    "map using abs": (
+        "seed: 1\njacobian:\n  maps:\n    m: {map: 'user_maps:uses_abs', latent_dim: 2, data_dim: 3}\n",
+        "likely cause is a non-analytic operation on z",
+    ),
+    "log-normalized X": (
+        "seed: 1\ndatasets:\n  d: {h5ad: inputs/tiny.h5ad, cell_type_key: celltype}\n",
+        "X must hold raw counts (whole numbers)",
+    ),
+    "no cell types": (
+        "seed: 1\ndatasets:\n  d: {h5ad: inputs/untyped.h5ad, cell_type_key: empty, counts_layer: counts}\n",
+        "obs column 'empty' (datasets.d.cell_type_key) has no values",
+    ),
 }
 
 
@@ -195,8 +239,14 @@ BAD_CONFIGS = {
 def test_bad_input_gives_one_clear_error_and_starts_no_job(tmp_path, case):
     text, message = BAD_CONFIGS[case]
     write_small_h5ad(tmp_path / "inputs" / "tiny.h5ad")
-    (tmp_path / "inputs" / "neg.tsv").write_text("source\ttarget\tweight\na\tb\t1\nb\tc\t-2\n")
-    (tmp_path / "inputs" / "empty.tsv").write_text("source\ttarget\tweight\n")
+    write_small_h5ad(tmp_path / "inputs" / "untyped.h5ad", empty=[np.nan] * 120)
+    inputs = tmp_path / "inputs"
+    (inputs / "neg.tsv").write_text("source\ttarget\tweight\na\tb\t1\nb\tc\t-2\n")
+    (inputs / "empty.tsv").write_text("source\ttarget\tweight\n")
+    (inputs / "ok.tsv").write_text("source\ttarget\na\tb\nb\tc\n")
+    (inputs / "extra.tsv").write_text("source\ttarget\tweight\na\tb\t1\nb\tc\t2\t7\n")
+    (inputs / "xyz.tsv").write_text("node\tx\ty\tz\na\t0.1\t0.2\t0.3\n")
+    (inputs / "twice.tsv").write_text("node\tclass\tnode\na\ts\ta\n")
     shutil.copy(REPO / "tests" / "data" / "user_maps.py", tmp_path / "user_maps.py")
     (tmp_path / "bad.yaml").write_text(text)
     result = run_snakemake(tmp_path, "--cores", "1", configfile=tmp_path / "bad.yaml")
@@ -209,10 +259,14 @@ def test_bad_input_gives_one_clear_error_and_starts_no_job(tmp_path, case):
 
 
 def test_counts_that_fail_in_a_job_leave_no_output_behind(tmp_path):
-    # negative counts are only seen when the matrix is read, inside the ingest job
-    X = np.ones((6, 3), dtype=np.float32)
-    X[1, 1] = -4
-    obs = pd.DataFrame({"cell_type": list("aabbcc")}, index=[f"c{i}" for i in range(6)])
+    # the check before any job reads a sample of the matrix; a bad entry past it is seen in the job
+    from figureflow.data.ingest import COUNT_SAMPLE
+
+    n_genes = 10
+    n_cells = COUNT_SAMPLE // n_genes + 6
+    X = np.ones((n_cells, n_genes), dtype=np.float32)
+    X[-1, 1] = -4
+    obs = pd.DataFrame({"cell_type": list("ab") * (n_cells // 2)}, index=[f"c{i}" for i in range(n_cells)])
     (tmp_path / "inputs").mkdir()
     ad.AnnData(X=X, obs=obs).write_h5ad(tmp_path / "inputs" / "neg.h5ad")
     (tmp_path / "c.yaml").write_text("seed: 1\ndatasets:\n  d: {h5ad: inputs/neg.h5ad}\n")
@@ -222,3 +276,82 @@ def test_counts_that_fail_in_a_job_leave_no_output_behind(tmp_path):
     assert "figureflow: error in rule ingest_h5ad: h5ad file 'inputs/neg.h5ad': X must hold non-negative counts, found minimum -4" in out
     assert not list((tmp_path / "results").rglob("*.h5ad"))
     assert "non-negative counts" in (tmp_path / "logs/ingest_h5ad/d.log").read_text()
+
+
+def test_a_bad_command_line_value_is_named_as_such(tmp_path):
+    (tmp_path / "c.yaml").write_text("seed: 1\nplotting: {max_points: 500}\n")
+    result = run_snakemake(tmp_path, "-n", "--config", "plotting={max_points: 5}", configfile=tmp_path / "c.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    # the file's own max_points (500) is valid: the message names the command line, not c.yaml
+    assert "in --config: config key plotting.max_points:" in out and "c.yaml" not in out.split("InputError")[1].splitlines()[1]
+
+
+def test_config_values_merge_into_the_demo(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    result = run_snakemake(tmp_path, "-n", "--config", "signal_flow={graphs: [toy_circuit]}")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert re.search(r"^signal_flow\s+1$", out, flags=re.M) and re.search(r"^jacobian_estimates\s+5$", out, flags=re.M)
+
+
+def test_input_warnings_reach_the_console_before_any_job(tmp_path):
+    (tmp_path / "e.tsv").write_text("source\ttarget\na \tb\nb\tc\n")
+    (tmp_path / "c.yaml").write_text("seed: 1\ngraphs:\n  g: {edges: e.tsv}\n")
+    result = run_snakemake(tmp_path, "-n", configfile=tmp_path / "c.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "figureflow: warning: edge list 'e.tsv': 1 name(s) in column 'source' had leading or trailing whitespace" in out
+
+
+def test_outputs_are_readable_as_the_umask_allows_and_no_temporary_is_left(runs):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    files = [p for p in (runs["1"] / "results").rglob("*") if p.is_file()]
+    assert len(files) > 40
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, (path, oct(path.stat().st_mode))
+    assert not [p for p in (runs["1"] / "results").rglob(".*") if p.is_file()]
+
+
+def test_jobs_log_the_workflows_own_figureflow(runs):
+    log = (runs["1"] / "logs/signal_flow/tiny_sbm.log").read_text()
+    assert f"figureflow 0.1.0 from {REPO / 'src' / 'figureflow'}" in log
+
+
+def test_a_job_imports_the_workflows_copy_even_when_another_is_installed(tmp_path):
+    # a copy of the workflow whose library differs from the installed one (this checkout's, editable)
+    copy = tmp_path / "workflow"
+    copy.mkdir()
+    for part in ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "envs", "profiles", "src"):
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part, **({"ignore": shutil.ignore_patterns("*.egg-info", "__pycache__")} if source.is_dir() else {}))
+    init = copy / "src/figureflow/__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "0.1.0"', '__version__ = "0.1.0+copy"'))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/c.yaml").write_text("seed: 1\ngraphs:\n  g: {sbm: {n_blocks: 2, block_size: 5, p_low: 0, p_within: 0, p_forward: 1}}\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(tmp_path / "run"),
+               "--configfile", str(tmp_path / "run/c.yaml"), "--cores", "1", "results/graphs/g.npz"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path / "run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (tmp_path / "run/logs/simulate_sbm/g.log").read_text()
+    assert f"figureflow 0.1.0+copy from {copy / 'src' / 'figureflow'}" in log
+
+
+def test_editing_a_user_map_module_reruns_what_uses_it(runs):
+    workdir = runs["2"]
+    config = REPO / "tests" / "config.yaml"
+    module = workdir / "user_maps.py"
+    text = module.read_text()
+    try:
+        module.write_text(text + "\n# edited\n")
+        plan = run_snakemake(workdir, "-n", "--cores", "1", configfile=config)
+        out = plan.stdout + plan.stderr
+        assert plan.returncode == 0, out
+        assert re.search(r"^jacobian_estimates\s+1$", out, flags=re.M), out[-2000:]
+        assert "wildcards: map=swirl" in out and "wildcards: map=toy" not in out
+    finally:
+        module.write_text(text)

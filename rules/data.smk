@@ -131,6 +131,7 @@ rule ingest_edges:
         nodes="results/graphs/{graph}.nodes.tsv",
     params:
         spec=graph_spec,
+        computed=node_columns_computed,
     wildcard_constraints:
         graph=ingested_graphs(),
     log:

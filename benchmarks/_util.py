@@ -15,12 +15,12 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(script: str, case: str) -> dict:
-    """Run ``python script --case case`` in a fresh process (so its peak memory is its own);
-    return the JSON object it prints last."""
+def run_case(script: str, case: str, *args: str) -> dict:
+    """Run ``python script --case case [args]`` in a fresh process (so its peak memory, and its
+    cold start, are its own); return the JSON object it prints last."""
     import json
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, script, "--case", case], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, script, "--case", case, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

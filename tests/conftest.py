@@ -60,6 +60,13 @@ def prepare_workdir(workdir: Path) -> Path:
     return REPO / "tests" / "config.yaml"
 
 
+def prepare_demo(workdir: Path) -> Path:
+    """Copy the demo config and the example inputs it names into ``workdir``; return ``workdir``."""
+    shutil.copy(REPO / "config.yaml", workdir / "config.yaml")
+    shutil.copytree(REPO / "examples", workdir / "examples")
+    return workdir
+
+
 @pytest.fixture
 def small_h5ad(tmp_path):
     return write_small_h5ad(tmp_path / "small.h5ad")

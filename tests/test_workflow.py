@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from conftest import REPO, prepare_workdir, run_snakemake, write_small_h5ad
+from conftest import REPO, prepare_demo, prepare_workdir, run_snakemake, write_small_h5ad
 
 pytestmark = pytest.mark.workflow
 
@@ -24,9 +24,7 @@ def test_lint_is_clean(tmp_path):
 
 
 def test_demo_dry_run_plans_every_target(tmp_path):
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
-    result = run_snakemake(tmp_path, "--dry-run", "--cores", "2")
+    result = run_snakemake(prepare_demo(tmp_path), "--dry-run", "--cores", "2")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     for rule, count in [
@@ -288,9 +286,7 @@ def test_a_bad_command_line_value_is_named_as_such(tmp_path):
 
 
 def test_config_values_merge_into_the_demo(tmp_path):
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
-    result = run_snakemake(tmp_path, "-n", "--config", "signal_flow={graphs: [toy_circuit]}")
+    result = run_snakemake(prepare_demo(tmp_path), "-n", "--config", "signal_flow={graphs: [toy_circuit]}")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert re.search(r"^signal_flow\s+1$", out, flags=re.M) and re.search(r"^jacobian_estimates\s+5$", out, flags=re.M)

@@ -240,10 +240,11 @@ def test_all_nan_cell_types_are_refused_and_some_nan_give_no_type_nan(tmp_path):
     from figureflow.io import InputWarning
 
     X = np.ones((4, 3), dtype=np.float32)
-    path = _h5ad_with(tmp_path, X, kind=[np.nan] * 4)
-    with pytest.raises(InputError, match=r"obs column 'kind' \(datasets.d.cell_type_key\) has no values \(all 4 cells are NaN\)"):
-        check_h5ad_obs(path, "d", "kind")
-    path = _h5ad_with(tmp_path, X, kind=["B", np.nan, "T", np.nan])
+    for nothing in ([np.nan] * 4, ["", " ", "", ""]):
+        path = _h5ad_with(tmp_path, X, kind=nothing)
+        with pytest.raises(InputError, match=r"obs column 'kind' \(datasets.d.cell_type_key\) has no values \(all 4 cells are NaN or empty\)"):
+            check_h5ad_obs(path, "d", "kind")
+    path = _h5ad_with(tmp_path, X, kind=["B", np.nan, "T", " "])
     with pytest.warns(InputWarning, match=r"2 of 4 cells have no value in obs column 'kind'"):
         out = ingest_h5ad(path, "d", "kind")
     assert out.obs["cell_type"].isna().tolist() == [False, True, False, True]

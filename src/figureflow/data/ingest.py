@@ -51,6 +51,11 @@ def _carried_obs_name(name: str) -> str:
     return f"input_{name}"
 
 
+def _missing_labels(column: pd.Series) -> pd.Series:
+    """Cells without a label: NA, or text that is empty once surrounding spaces are removed."""
+    return column.isna() | (column.astype(str).str.strip() == "")
+
+
 def check_h5ad_obs(
     path: str | os.PathLike,
     dataset: str,
@@ -83,11 +88,11 @@ def check_h5ad_obs(
             f"h5ad file '{path}': config key {base}.cell_type_key is '{cell_type_key}', "
             f"which is not an obs column; obs columns are {describe(obs.columns)}"
         )
-    missing = obs[cell_type_key].isna()
+    missing = _missing_labels(obs[cell_type_key])
     if len(obs) and missing.all():
         raise InputError(
             f"h5ad file '{path}': obs column '{cell_type_key}' ({base}.cell_type_key) has no values (all "
-            f"{len(obs)} cells are NaN); set {base}.cell_type_key to the column that holds cell types"
+            f"{len(obs)} cells are NaN or empty); set {base}.cell_type_key to the column that holds cell types"
         )
     if missing.any():
         warn_input(
@@ -269,7 +274,7 @@ def ingest_h5ad(
             obs = obs.rename(columns={name: _carried_obs_name(name)})
     out = ad.AnnData(X=counts, obs=obs, var=adata.var.copy(), obsm=dict(adata.obsm))
     types = adata.obs[cell_type_key]
-    out.obs["cell_type"] = pd.Categorical(types.astype(str).where(types.notna()))
+    out.obs["cell_type"] = pd.Categorical(types.astype(str).str.strip().where(~_missing_labels(types)))
     if writes_age:
         labels = adata.obs[age_key].astype(str).where(adata.obs[age_key].notna())
         age = pd.Series(pd.NA, index=adata.obs_names, dtype=object)

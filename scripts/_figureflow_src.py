@@ -9,6 +9,7 @@ front even when it is already on the path, and a ``figureflow`` imported from el
 forgotten. The job's log names the copy it imported (``figureflow.runtime.job``).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,5 +19,5 @@ while SRC in sys.path:
 sys.path.insert(0, SRC)
 for name in [m for m in sys.modules if m == "figureflow" or m.startswith("figureflow.")]:
     module_file = getattr(sys.modules[name], "__file__", None) or ""
-    if not module_file.startswith(SRC):
+    if not module_file.startswith(SRC + os.sep):
         del sys.modules[name]

@@ -315,7 +315,9 @@ def test_outputs_are_readable_as_the_umask_allows_and_no_temporary_is_left(runs)
 
 def test_jobs_log_the_workflows_own_figureflow(runs):
     log = (runs["1"] / "logs/signal_flow/tiny_sbm.log").read_text()
-    assert f"figureflow 0.1.0 from {REPO / 'src' / 'figureflow'}" in log
+    import figureflow
+
+    assert f"figureflow {figureflow.__version__} from {REPO / 'src' / 'figureflow'}" in log
 
 
 def test_a_job_imports_the_workflows_copy_even_when_another_is_installed(tmp_path):
@@ -325,8 +327,13 @@ def test_a_job_imports_the_workflows_copy_even_when_another_is_installed(tmp_pat
     for part in ("Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "envs", "profiles", "src"):
         source = REPO / part
         (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part, **({"ignore": shutil.ignore_patterns("*.egg-info", "__pycache__")} if source.is_dir() else {}))
+    import figureflow
+
     init = copy / "src/figureflow/__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "0.1.0"', '__version__ = "0.1.0+copy"'))
+    marked = f"{figureflow.__version__}+copy"
+    text = init.read_text()
+    assert f'__version__ = "{figureflow.__version__}"' in text
+    init.write_text(text.replace(f'__version__ = "{figureflow.__version__}"', f'__version__ = "{marked}"'))
     (tmp_path / "run").mkdir()
     (tmp_path / "run/c.yaml").write_text("seed: 1\ngraphs:\n  g: {sbm: {n_blocks: 2, block_size: 5, p_low: 0, p_within: 0, p_forward: 1}}\n")
     command = [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(tmp_path / "run"),
@@ -334,7 +341,7 @@ def test_a_job_imports_the_workflows_copy_even_when_another_is_installed(tmp_pat
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path / "run")
     assert result.returncode == 0, result.stdout + result.stderr
     log = (tmp_path / "run/logs/simulate_sbm/g.log").read_text()
-    assert f"figureflow 0.1.0+copy from {copy / 'src' / 'figureflow'}" in log
+    assert f"figureflow {marked} from {copy / 'src' / 'figureflow'}" in log
 
 
 def test_editing_a_user_map_module_reruns_what_uses_it(runs):

@@ -224,7 +224,6 @@ def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
     is much of the cost, this takes a fraction of the whole-matrix scipy expression of the same
     formulas (:func:`laplacian_system_reference`).
     """
-    n = A.shape[0]
     AT = A.T.tocsr()
     w_out = _row_sums(A)
     w_in = _row_sums(AT)
@@ -232,6 +231,8 @@ def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
     pattern = sp.csr_matrix((np.ones(both.nnz), both.indices, both.indptr), shape=A.shape)
     forward = A.multiply(pattern).tocsr()  # A_ij on the same pairs, same order (weights > 0)
     backward = AT.multiply(pattern).tocsr()  # A_ji
+    if not (forward.nnz == backward.nnz == both.nnz):
+        raise ValueError("assemble_system needs a checked adjacency (check_adjacency): no explicit zeros or negative weights")
     reciprocal = sp.csr_matrix((both.data * np.sign(forward.data - backward.data), both.indices, both.indptr), shape=A.shape)
     b = 0.5 * (w_out - w_in) + _row_sums(reciprocal)
     return LaplacianSystem(A, AT, 0.5 * (w_out + w_in), b, 0.5 * (w_in - w_out))

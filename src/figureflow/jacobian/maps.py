@@ -278,6 +278,8 @@ def load_user_map(path: str, d: int, D: int, params=None, name: str | None = Non
 
 
 CHECK_POINTS = 64
+#: the imaginary step of the complex-step Jacobian ``J[:, k] = Im f(z + i h e_k) / h``
+COMPLEX_STEP = 1e-200
 
 
 def check_points(latent: LatentMap, seed: int = 0) -> np.ndarray:
@@ -356,8 +358,6 @@ def check_map(latent: LatentMap, key: str = "map", seed: int | None = None) -> N
 
 def _check_point(latent: LatentMap, z: np.ndarray, key: str) -> None:
     """One latent point: finite output, complex step equal to a central difference, finite D."""
-    from figureflow.jacobian.measure import COMPLEX_STEP
-
     d, D = latent.d, latent.D
     x = np.empty(D)
     latent.f(z, latent.params, x)

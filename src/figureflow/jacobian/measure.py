@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import stats
 
-from figureflow.jacobian.maps import LatentMap
+from figureflow.jacobian.maps import COMPLEX_STEP, LatentMap
 from figureflow.jacobian.normal import ndtri_array, standard_normal
 from figureflow.seeding import spawn_generators
 
@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 CHUNK = 4096
-COMPLEX_STEP = 1e-200
 
 
 @njit(inline="always")

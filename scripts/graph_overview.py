@@ -4,7 +4,8 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
 from figureflow.data.sbm import group_pair_table, sbm_parameters
 from figureflow.io import node_groups, read_graph_files, write_table
-from figureflow.plotting import plot_adjacency, save_figure
+from figureflow.plotting.data import plot_adjacency
+from figureflow.plotting.style import save_figure
 from figureflow.runtime import job
 
 with job(snakemake) as log:

@@ -3,7 +3,8 @@
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 import anndata as ad
 
-from figureflow.plotting import plot_embedding, save_figure
+from figureflow.plotting.data import plot_embedding
+from figureflow.plotting.style import save_figure
 from figureflow.runtime import job, wildcards_dict
 from figureflow.seeding import generator
 

@@ -5,7 +5,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from figureflow.io import node_groups, read_nodes
-from figureflow.plotting import plot_adjacency, plot_values_by_group, save_figure
+from figureflow.plotting.data import plot_adjacency
+from figureflow.plotting.signal_flow import plot_values_by_group
+from figureflow.plotting.style import save_figure
 from figureflow.runtime import job, wildcards_dict
 from figureflow.seeding import generator
 from figureflow.signal_flow import order_by_z

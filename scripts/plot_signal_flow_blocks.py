@@ -2,7 +2,8 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 from figureflow.io import read_nodes
-from figureflow.plotting import plot_group_means, save_figure
+from figureflow.plotting.signal_flow import plot_group_means
+from figureflow.plotting.style import save_figure
 from figureflow.runtime import job
 
 with job(snakemake) as log:

@@ -41,7 +41,7 @@ def _writers(tmp_path):
     import scipy.sparse as sp
 
     from figureflow.io import write_graph, write_h5ad
-    from figureflow.plotting import save_figure
+    from figureflow.plotting.style import save_figure
 
     frame = pd.DataFrame({"node": ["a", "b"], "block": [0, 1]})
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from figureflow.threads import numba_threads
+
 __all__ = ["ndtri", "ndtri_array", "standard_normal", "chunk_states", "SAMPLE_CHUNK"]
 
 
@@ -167,15 +169,8 @@ def standard_normal(seed_seq: np.random.SeedSequence, n: int, d: int, n_threads:
     Rows come in chunks of :data:`SAMPLE_CHUNK`, each from its own xoshiro256** stream seeded
     by :func:`chunk_states`, through the ziggurat; ``n_threads`` numba threads share the chunks.
     """
-    import numba
-
     n_chunks = max(1, -(-n // SAMPLE_CHUNK))
     out = np.empty((n, d))
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
+    with numba_threads(n_threads):
         _fill_normals(chunk_states(seed_seq, n_chunks), out, SAMPLE_CHUNK, ZIG_X, ZIG_F)
-    finally:
-        numba.set_num_threads(previous)
     return out

@@ -3,12 +3,12 @@
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
 from figureflow.io import write_table
-from figureflow.jacobian.maps import map_from_config
 from figureflow.jacobian.measure import estimate_table
+from figureflow.maps import resolve_map
 from figureflow.runtime import job
 
 with job(snakemake) as log:
-    latent = map_from_config(snakemake.wildcards.map, snakemake.params.spec, snakemake.params.seed)
+    latent = resolve_map(snakemake.wildcards.map, snakemake.params.spec, snakemake.params.seed)
     options = snakemake.params.options
     log.info("map %s: R^%d -> R^%d, exact E[D] = %s", latent.name, latent.d, latent.D, latent.exact_mean)
     table = estimate_table(

@@ -70,3 +70,11 @@ def prepare_demo(workdir: Path) -> Path:
 @pytest.fixture
 def small_h5ad(tmp_path):
     return write_small_h5ad(tmp_path / "small.h5ad")
+
+
+@pytest.fixture
+def user_maps(monkeypatch):
+    """tests/data/user_maps.py importable as ``user_maps`` (users' maps, good and bad)."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "data"))
+    yield
+    sys.modules.pop("user_maps", None)

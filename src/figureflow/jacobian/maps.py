@@ -18,6 +18,10 @@ standard normal latent density:
 * ``stereographic``: inverse stereographic projection ``R^2 -> S^2``,
   ``x = (2 z1, 2 z2, |z|^2 - 1) / (1 + |z|^2)``; ``D = 4 / (1 + |z|^2)^2``; ``E[D]`` from a 1-D
   integral over ``t = |z|^2 ~ Exponential(mean 2)``.
+
+This module makes the numba maps (built-in, or a user's function by dotted path) and checks
+them; :mod:`figureflow.jacobian.torch_maps` makes the torch ones. Which maker a config spec goes
+to is decided in one place above both, :mod:`figureflow.maps`.
 """
 
 from __future__ import annotations
@@ -40,9 +44,6 @@ __all__ = [
     "load_user_map",
     "check_points",
     "check_map",
-    "check_torch_map",
-    "module_file",
-    "map_from_config",
 ]
 
 
@@ -396,95 +397,3 @@ def _check_point(latent: LatentMap, z: np.ndarray, key: str) -> None:
     gram = J_cs.T @ J_cs
     if not np.isfinite(np.sqrt(max(np.linalg.det(gram), 0.0))):
         raise InputError(f"config key {key}: map '{latent.name}' has a non-finite volume element D at z = {_point(z)}")
-
-
-def check_torch_map(latent: LatentMap, key: str, seed: int) -> None:
-    """A torch map's volume element is finite at every point of :func:`check_points`.
-
-    Raises
-    ------
-    InputError
-        Naming the map and the first latent point where ``D`` is not finite.
-    """
-    from figureflow.jacobian.torch_maps import torch_volume_elements
-
-    Z = check_points(latent, seed)
-    values = torch_volume_elements(latent.torch_fn, Z)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise InputError(
-            f"config key {key}: torch map '{latent.name}' has a non-finite volume element D at the latent point "
-            f"z = {_point(Z[bad[0]])}; the map must be finite and differentiable wherever the latent density reaches"
-        )
-
-
-def module_file(module_name: str) -> str | None:
-    """The file of an importable module, relative to the working directory when inside it."""
-    import importlib.util
-    import os
-
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        return None
-    path = os.path.abspath(spec.origin)
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
-
-
-def _working_directory_importable():
-    import os
-    import sys
-
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-
-
-def map_from_config(name: str, spec: dict, seed: int = 0, check: bool = False) -> LatentMap:
-    """A map from its ``jacobian.maps.<name>`` config section.
-
-    ``map`` is a built-in name (``mlp`` is a seeded random torch MLP decoder with ``params``
-    ``latent_dim``, ``data_dim``, ``hidden``; its weights come from ``seed`` and the map's name),
-    or a dotted path with ``latent_dim``, ``data_dim`` and ``params`` (a list of numbers), or with
-    ``torch: true`` a torch factory. Modules in the working directory can be imported; a user
-    map records its module's file in ``source_files``. With ``check``, a user's map is also tried
-    on the seeded batch of :func:`check_points` (:func:`check_map`, :func:`check_torch_map`).
-    """
-    key = f"jacobian.maps.{name}.map"
-    source = spec["map"]
-    if source == "mlp":
-        from figureflow.jacobian.torch_maps import random_mlp, torch_map
-        from figureflow.seeding import generator
-
-        pkey = f"jacobian.maps.{name}.params"
-        params = _check_parameters("mlp", spec.get("params"), pkey)
-        d, D, hidden = (int(_number(params.get(k, v), f"{pkey}.{k}")) for k, v in (("latent_dim", 2), ("data_dim", 3), ("hidden", 32)))
-        if not 1 <= d <= D:
-            raise InputError(f"config key jacobian.maps.{name}.params: need 1 <= latent_dim <= data_dim, found {d} and {D}")
-        weight_seed = int(generator(seed, "jacobian_map", {"map": name}).integers(2**31 - 1))
-        return torch_map(name, random_mlp(d, D, hidden, weight_seed), d, D)
-    if source in BUILTIN_MAPS:
-        latent = builtin_map(source, spec.get("params"), key=f"jacobian.maps.{name}.params")
-        latent.name = name
-        return latent
-    if "latent_dim" not in spec or "data_dim" not in spec:
-        raise InputError(f"config key jacobian.maps.{name}: a user map needs latent_dim and data_dim")
-    _working_directory_importable()
-    if spec.get("torch"):
-        from figureflow.jacobian.torch_maps import load_torch_map
-
-        if source.count(":") != 1:
-            raise InputError(f"config key {key}: expected 'package.module:factory', found {source!r}")
-        latent = load_torch_map(source, spec["latent_dim"], spec["data_dim"], name, key)
-        if check:
-            check_torch_map(latent, key, seed)
-    else:
-        latent = load_user_map(source, spec["latent_dim"], spec["data_dim"], spec.get("params", []), name=name, key=key)
-        if check:
-            check_map(latent, key, seed)
-    code = module_file(source.split(":")[0])
-    latent.source_files = (code,) if code else ()
-    return latent

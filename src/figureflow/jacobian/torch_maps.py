@@ -13,9 +13,18 @@ import importlib
 import numpy as np
 
 from figureflow.io import InputError
-from figureflow.jacobian.maps import LatentMap
+from figureflow.jacobian.maps import LatentMap, _check_parameters, _number, _point, check_points
 
-__all__ = ["torch_jacobians", "reference_jacobians", "torch_volume_elements", "random_mlp", "torch_map", "load_torch_map"]
+__all__ = [
+    "torch_jacobians",
+    "reference_jacobians",
+    "torch_volume_elements",
+    "random_mlp",
+    "torch_map",
+    "mlp_map",
+    "load_torch_map",
+    "check_torch_map",
+]
 
 
 def torch_jacobians(fn, Z, chunk: int = 65536):
@@ -68,6 +77,26 @@ def torch_map(name: str, fn, d: int, D: int) -> LatentMap:
     return latent
 
 
+def mlp_map(name: str, params, seed: int, key: str) -> LatentMap:
+    """The built-in ``mlp`` map: a :func:`random_mlp` decoder whose weights come from ``seed`` and ``name``.
+
+    ``params`` may set ``latent_dim`` (default 2), ``data_dim`` (3) and ``hidden`` (32).
+
+    Raises
+    ------
+    InputError
+        For an unknown or non-numeric parameter, or ``latent_dim > data_dim``, naming ``key``.
+    """
+    from figureflow.seeding import generator
+
+    params = _check_parameters("mlp", params, key)
+    d, D, hidden = (int(_number(params.get(k, v), f"{key}.{k}")) for k, v in (("latent_dim", 2), ("data_dim", 3), ("hidden", 32)))
+    if not 1 <= d <= D:
+        raise InputError(f"config key {key}: need 1 <= latent_dim <= data_dim, found {d} and {D}")
+    weight_seed = int(generator(seed, "jacobian_map", {"map": name}).integers(2**31 - 1))
+    return torch_map(name, random_mlp(d, D, hidden, weight_seed), d, D)
+
+
 def load_torch_map(path: str, d: int, D: int, name: str, key: str) -> LatentMap:
     """``package.module:factory`` whose ``factory()`` returns a torch callable ``(d,) -> (D,)``; checked on a test point.
 
@@ -94,3 +123,21 @@ def load_torch_map(path: str, d: int, D: int, name: str, key: str) -> LatentMap:
     if not torch.isfinite(x).all():
         raise InputError(f"config key {key}: torch map '{path}' returned NaN or infinite values at a test point")
     return torch_map(name, fn, d, D)
+
+
+def check_torch_map(latent: LatentMap, key: str, seed: int) -> None:
+    """A torch map's volume element is finite at every point of :func:`~figureflow.jacobian.maps.check_points`.
+
+    Raises
+    ------
+    InputError
+        Naming the map and the first latent point where ``D`` is not finite.
+    """
+    Z = check_points(latent, seed)
+    values = torch_volume_elements(latent.torch_fn, Z)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InputError(
+            f"config key {key}: torch map '{latent.name}' has a non-finite volume element D at the latent point "
+            f"z = {_point(Z[bad[0]])}; the map must be finite and differentiable wherever the latent density reaches"
+        )

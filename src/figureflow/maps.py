@@ -1,0 +1,160 @@
+"""Maps from latent space to data space, resolved by their config spec in one place.
+
+A map is named in the config (``jacobian.maps.<name>``) by a spec; :func:`map_kind` reads which
+kind it is, and :data:`MAP_KINDS` sends each kind to the module that makes it:
+
+=========  ==========================================================  ==========================================
+kind       spec                                                        made by
+=========  ==========================================================  ==========================================
+builtin    ``map: toy | linear | helix | stereographic``, ``params``   :func:`figureflow.jacobian.maps.builtin_map`
+mlp        ``map: mlp``, ``params: {latent_dim, data_dim, hidden}``    :func:`figureflow.jacobian.torch_maps.mlp_map`
+numba      ``map: package.module:function``, dims, ``params``          :func:`figureflow.jacobian.maps.load_user_map`
+torch      ``map: package.module:factory``, dims, ``torch: true``      :func:`figureflow.jacobian.torch_maps.load_torch_map`
+=========  ==========================================================  ==========================================
+
+This module sits above the makers: it imports them (inside the resolvers, so that resolving a
+numba map never imports torch), and no maker imports it. A new kind of map (a trained beta-VAE's
+decoder, a CNF) is one resolver here and one entry in :data:`MAP_KINDS`; its maker lives with its
+method and returns a :class:`~figureflow.jacobian.maps.LatentMap`.
+
+The ``jacobian`` config section is mostly its maps, so its check lives here too
+(:func:`check_config`), called by :func:`figureflow.config.check_inputs`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+
+from figureflow.io import InputError
+from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
+
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "check_config"]
+
+
+def map_kind(spec: Mapping) -> str:
+    """The kind of a map spec: ``builtin``, ``mlp``, ``numba`` or ``torch`` (see the module docstring)."""
+    source = spec["map"]
+    if source in BUILTIN_MAPS:
+        return "builtin"
+    if source in TORCH_BUILTIN_MAPS:
+        return source
+    return "torch" if spec.get("torch") else "numba"
+
+
+def module_file(module_name: str) -> str | None:
+    """The file of an importable module, relative to the working directory when inside it."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return None
+    path = os.path.abspath(spec.origin)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _working_directory_importable() -> None:
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _user_dims(name: str, spec: Mapping) -> tuple[int, int]:
+    if "latent_dim" not in spec or "data_dim" not in spec:
+        raise InputError(f"config key jacobian.maps.{name}: a user map needs latent_dim and data_dim")
+    _working_directory_importable()
+    return spec["latent_dim"], spec["data_dim"]
+
+
+def _builtin(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.jacobian.maps import builtin_map
+
+    latent = builtin_map(spec["map"], spec.get("params"), key=f"jacobian.maps.{name}.params")
+    latent.name = name
+    return latent
+
+
+def _mlp(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.jacobian.torch_maps import mlp_map
+
+    return mlp_map(name, spec.get("params"), seed, key=f"jacobian.maps.{name}.params")
+
+
+def _numba(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.jacobian.maps import check_map, load_user_map
+
+    d, D = _user_dims(name, spec)
+    key = f"jacobian.maps.{name}.map"
+    latent = load_user_map(spec["map"], d, D, spec.get("params", []), name=name, key=key)
+    if check:
+        check_map(latent, key, seed)
+    return latent
+
+
+def _torch(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.jacobian.torch_maps import check_torch_map, load_torch_map
+
+    d, D = _user_dims(name, spec)
+    key = f"jacobian.maps.{name}.map"
+    if spec["map"].count(":") != 1:
+        raise InputError(f"config key {key}: expected 'package.module:factory', found {spec['map']!r}")
+    latent = load_torch_map(spec["map"], d, D, name, key)
+    if check:
+        check_torch_map(latent, key, seed)
+    return latent
+
+
+#: kind -> resolver ``(name, spec, seed, check) -> LatentMap``
+MAP_KINDS = {"builtin": _builtin, "mlp": _mlp, "numba": _numba, "torch": _torch}
+
+
+def resolve_map(name: str, spec: Mapping, seed: int = 0, check: bool = False) -> LatentMap:
+    """The map that the config section ``jacobian.maps.<name>`` (``spec``) describes.
+
+    Built-in maps take named ``params``; ``mlp`` draws its weights from ``seed`` and the map's
+    name; a user's map is imported by dotted path (modules in the working directory import) and
+    records its module's file in ``source_files``, so that a rule using the map reruns when the
+    file changes. With ``check``, a user's map is also tried on the seeded batch of
+    :func:`~figureflow.jacobian.maps.check_points` (exact derivatives, finite ``D``).
+
+    Raises
+    ------
+    InputError
+        Naming the config key, for a map that does not import, compile or evaluate, has the wrong
+        dimensions, or fails the check.
+    """
+    latent = MAP_KINDS[map_kind(spec)](name, spec, seed, check)
+    if map_kind(spec) in ("numba", "torch"):
+        code = module_file(spec["map"].split(":")[0])
+        latent.source_files = (code,) if code else ()
+    return latent
+
+
+def check_config(config: Mapping) -> dict:
+    """The ``jacobian`` section: sample sizes suit the estimators, and every map resolves and passes
+    its check on a seeded batch of latent points (:func:`resolve_map` with ``check=True``).
+
+    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``.
+
+    Raises
+    ------
+    InputError
+        For a map that does not import, compile, evaluate to ``data_dim`` finite values, or whose
+        complex-step derivative disagrees with a central difference (a non-analytic operation), or
+        an rqmc sample size that is not ``scrambles x 2^k``.
+    """
+    from figureflow.jacobian.measure import check_sample_sizes
+
+    section = config.get("jacobian", {})
+    if not section.get("maps"):
+        return {}
+    check_sample_sizes(section["estimators"], section["sample_sizes"], section["scrambles"])
+    facts = {}
+    for name, spec in section["maps"].items():
+        latent = resolve_map(name, spec, config.get("seed", 0), check=True)
+        facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
+    return facts

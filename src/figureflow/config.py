@@ -3,7 +3,8 @@
 The workflow calls :func:`preflight` while it parses the config: the config files are read for
 repeated keys, the config is validated against its schema (:func:`validate_config`) and every
 input is checked (:func:`check_inputs`), so that a wrong key or a bad input file stops the run
-before any job starts, with a message that says where the bad value was set.
+before any job starts, with a message that says where the bad value was set. The schema and the
+sources of values are handled here; each method's own section is checked next to its code.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from figureflow.data.ingest import check_h5ad_counts, check_h5ad_obs, read_edge_list, read_node_table
-from figureflow.data.sbm import sbm_parameters
 from figureflow.io import InputError, describe
 
 __all__ = [
@@ -28,10 +27,6 @@ __all__ = [
     "schema_errors",
     "validate_config",
     "check_inputs",
-    "simulated",
-    "ingested",
-    "signal_flow_graphs",
-    "check_jacobian",
 ]
 
 
@@ -198,24 +193,6 @@ def validate_config(config: dict, schema_path: str | os.PathLike, sources: Confi
     return config
 
 
-def simulated(config: Mapping, section: str) -> list[str]:
-    """Names in ``config[section]`` built by simulation (``simulate:`` or ``sbm:``)."""
-    key = "simulate" if section == "datasets" else "sbm"
-    return [name for name, spec in config.get(section, {}).items() if key in spec]
-
-
-def ingested(config: Mapping, section: str) -> list[str]:
-    """Names in ``config[section]`` read from a user's file (``h5ad:`` or ``edges:``)."""
-    key = "h5ad" if section == "datasets" else "edges"
-    return [name for name, spec in config.get(section, {}).items() if key in spec]
-
-
-def signal_flow_graphs(config: Mapping) -> list[str]:
-    """Graphs the signal-flow analysis runs on (``signal_flow.graphs``, or every graph)."""
-    chosen = config.get("signal_flow", {}).get("graphs")
-    return list(config.get("graphs", {})) if chosen is None else list(chosen)
-
-
 def computed_node_columns() -> dict[str, str]:
     """Every per-node column a method computes, and which method: a node table may not carry these.
 
@@ -226,54 +203,19 @@ def computed_node_columns() -> dict[str, str]:
     return {column: f"signal flow's {column}" for column in SIGNAL_FLOW}
 
 
-def check_jacobian(config: Mapping) -> dict:
-    """Every map of the jacobian section loads and passes :func:`figureflow.jacobian.maps.check_map`
-    on a seeded batch of latent points; sample sizes suit randomized QMC.
-
-    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``.
-
-    Raises
-    ------
-    InputError
-        For a map that does not import, compile, evaluate to ``data_dim`` finite values, or whose
-        complex-step derivative disagrees with a central difference (a non-analytic operation), or
-        an rqmc sample size that is not ``scrambles x 2^k``.
-    """
-    section = config.get("jacobian", {})
-    if not section.get("maps"):
-        return {}
-    if "rqmc" in section["estimators"]:
-        m = section["scrambles"]
-        bad = [n for n in section["sample_sizes"] if n % m or (n // m) & (n // m - 1)]
-        if bad:
-            raise InputError(
-                f"config key jacobian.sample_sizes: for rqmc each size must be scrambles ({m}) x a power of 2, "
-                f"found {describe(bad)}"
-            )
-    from figureflow.jacobian.maps import map_from_config
-
-    facts = {}
-    for name, spec in section["maps"].items():
-        latent = map_from_config(name, spec, config.get("seed", 0), check=True)
-        facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
-    return facts
-
-
 def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
-    """Check every input the config names, before any job runs.
+    """Check every method's config section and every input it names, before any job runs.
 
-    * h5ad datasets: the file reads, the obs keys exist, young/old labels occur, the cell-type
-      column has values (:func:`figureflow.data.ingest.check_h5ad_obs`), the count matrix
-      holds counts (a sample of it, :func:`figureflow.data.ingest.check_h5ad_counts`);
-    * simulated datasets: one aging shift per cell type;
-    * edge-list graphs: every row is valid, and so is the node table, which may not carry a
-      column that a method computes (:func:`computed_node_columns`);
-    * SBM graphs: the block model is complete and in range;
-    * ``group_by`` names a node-table column; ``signal_flow.graphs`` names known graphs;
-    * every Jacobian map loads and evaluates (:func:`check_jacobian`).
+    Each method checks its own section, next to its code; adding a method adds one line here:
+
+    * ``datasets``, ``graphs``: :func:`figureflow.data.checks.check_config` (files read and
+      validated, simulations complete, ``group_by`` columns present);
+    * ``signal_flow``: :func:`figureflow.signal_flow.check_config` (the graphs it names exist);
+    * ``jacobian``: :func:`figureflow.maps.check_config` (every map loads, evaluates and has exact
+      derivatives; sample sizes suit the estimators).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
-    :class:`~figureflow.io.InputWarning`. Returns what the checks learnt:
+    :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
     ``{"jacobian": {map: {"dims": (d, D), "code": [files]}}}``.
 
     Raises
@@ -281,45 +223,12 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     InputError
         The first problem found, naming the file, the key, what was expected and what was found.
     """
-    base = Path(base)
-    graphs = config.get("graphs", {})
-    unknown = [g for g in signal_flow_graphs(config) if g not in graphs]
-    if unknown:
-        raise InputError(
-            f"config key signal_flow.graphs names {describe(unknown)}, which are not in graphs; "
-            f"graphs are {describe(list(graphs))}"
-        )
-    facts = {"jacobian": check_jacobian(config)}
-    for name, spec in config.get("datasets", {}).items():
-        if "h5ad" in spec:
-            check_h5ad_obs(
-                base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old")
-            )
-            check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
-        else:
-            sim = spec["simulate"]
-            shifts = sim.get("aging_shift")
-            if shifts is not None and len(shifts) != sim["n_cell_types"]:
-                raise InputError(
-                    f"config key datasets.{name}.simulate.aging_shift: expected {sim['n_cell_types']} "
-                    f"magnitudes (one per cell type, n_cell_types), found {len(shifts)}"
-                )
-    computed = computed_node_columns()
-    for name, spec in config.get("graphs", {}).items():
-        group_by = spec.get("group_by")
-        if "edges" in spec:
-            read_edge_list(base / spec["edges"], name, spec["source_column"], spec["target_column"], spec.get("weight_column"))
-            columns = ["node"]
-            if spec.get("nodes"):
-                columns = list(read_node_table(base / spec["nodes"], name, spec["node_column"], computed).columns)
-        else:
-            sbm_parameters(spec["sbm"], name)
-            columns = ["node", "block"]
-        if group_by is not None and (group_by == "node" or group_by not in columns):
-            raise InputError(
-                f"config key graphs.{name}.group_by is '{group_by}'; expected a node-table column other than "
-                f"the node name, found {describe(columns[1:])}"
-            )
+    from figureflow import maps, signal_flow
+    from figureflow.data import checks as data
+
+    signal_flow.check_config(config)
+    facts = {"jacobian": maps.check_config(config)}
+    data.check_config(config, base, computed_node_columns())
     return facts
 
 

@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, cg
 from threadpoolctl import threadpool_limits
 
-from figureflow.io import InputError, carry_columns
+from figureflow.io import InputError, carry_columns, describe
 
 __all__ = [
     "SignalFlowResult",
@@ -61,6 +61,8 @@ __all__ = [
     "summary_frame",
     "nodes_frame",
     "order_by_z",
+    "signal_flow_graphs",
+    "check_config",
 ]
 
 COMPARABILITY_NOTE = "z is mean-zero within each weakly connected component; values in different components are not comparable"
@@ -586,3 +588,26 @@ def nodes_frame(result: SignalFlowResult, nodes: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"node table has {len(nodes)} rows for {result.n_nodes} nodes")
     computed = pd.DataFrame({"node": nodes["node"].to_numpy(), "z": result.z, "component": result.component})
     return carry_columns(computed, nodes)
+
+
+def signal_flow_graphs(config) -> list[str]:
+    """Graphs the signal-flow analysis runs on (``signal_flow.graphs``, or every graph)."""
+    chosen = config.get("signal_flow", {}).get("graphs")
+    return list(config.get("graphs", {})) if chosen is None else list(chosen)
+
+
+def check_config(config) -> None:
+    """The ``signal_flow`` section: ``signal_flow.graphs`` names graphs of the ``graphs`` section.
+
+    Raises
+    ------
+    InputError
+        Naming the unknown graphs and the known ones.
+    """
+    graphs = config.get("graphs", {})
+    unknown = [g for g in signal_flow_graphs(config) if g not in graphs]
+    if unknown:
+        raise InputError(
+            f"config key signal_flow.graphs names {describe(unknown)}, which are not in graphs; "
+            f"graphs are {describe(list(graphs))}"
+        )

@@ -1,0 +1,76 @@
+"""The data layer's config sections, ``datasets`` and ``graphs``: which are simulated or
+ingested, and the check of every input they name, before any job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from figureflow.data.ingest import check_h5ad_counts, check_h5ad_obs, read_edge_list, read_node_table
+from figureflow.data.sbm import sbm_parameters
+from figureflow.io import InputError, describe
+
+__all__ = ["simulated", "ingested", "check_config"]
+
+
+def simulated(config: Mapping, section: str) -> list[str]:
+    """Names in ``config[section]`` (``datasets`` or ``graphs``) built by simulation (``simulate:`` or ``sbm:``)."""
+    key = "simulate" if section == "datasets" else "sbm"
+    return [name for name, spec in config.get(section, {}).items() if key in spec]
+
+
+def ingested(config: Mapping, section: str) -> list[str]:
+    """Names in ``config[section]`` (``datasets`` or ``graphs``) read from a user's file (``h5ad:`` or ``edges:``)."""
+    key = "h5ad" if section == "datasets" else "edges"
+    return [name for name, spec in config.get(section, {}).items() if key in spec]
+
+
+def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mapping | None = None) -> None:
+    """Check the ``datasets`` and ``graphs`` sections and every file they name.
+
+    * h5ad datasets: the file reads, the obs keys exist, young/old labels occur, the cell-type
+      column has values (:func:`~figureflow.data.ingest.check_h5ad_obs`), the count matrix
+      holds counts (a sample of it, :func:`~figureflow.data.ingest.check_h5ad_counts`);
+    * simulated datasets: one aging shift per cell type;
+    * edge-list graphs: every row is valid, and so is the node table, which may not carry a
+      column in ``computed`` (column -> the method that computes it);
+    * SBM graphs: the block model is complete and in range;
+    * ``group_by`` names a node-table column other than the node name.
+
+    Relative paths are taken from ``base``.
+
+    Raises
+    ------
+    InputError
+        The first problem found, naming the file, the key, what was expected and what was found.
+    """
+    base = Path(base)
+    for name, spec in config.get("datasets", {}).items():
+        if "h5ad" in spec:
+            check_h5ad_obs(base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old"))
+            check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
+        else:
+            sim = spec["simulate"]
+            shifts = sim.get("aging_shift")
+            if shifts is not None and len(shifts) != sim["n_cell_types"]:
+                raise InputError(
+                    f"config key datasets.{name}.simulate.aging_shift: expected {sim['n_cell_types']} "
+                    f"magnitudes (one per cell type, n_cell_types), found {len(shifts)}"
+                )
+    for name, spec in config.get("graphs", {}).items():
+        group_by = spec.get("group_by")
+        if "edges" in spec:
+            read_edge_list(base / spec["edges"], name, spec["source_column"], spec["target_column"], spec.get("weight_column"))
+            columns = ["node"]
+            if spec.get("nodes"):
+                columns = list(read_node_table(base / spec["nodes"], name, spec["node_column"], computed).columns)
+        else:
+            sbm_parameters(spec["sbm"], name)
+            columns = ["node", "block"]
+        if group_by is not None and (group_by == "node" or group_by not in columns):
+            raise InputError(
+                f"config key graphs.{name}.group_by is '{group_by}'; expected a node-table column other than "
+                f"the node name, found {describe(columns[1:])}"
+            )

@@ -10,18 +10,17 @@ import numpy as np
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import _figureflow_src  # noqa: F401
 
-from figureflow.config import (
-    computed_node_columns,
-    ingested,
-    preflight,
-    signal_flow_graphs,
-    simulated,
-)
+from figureflow.config import computed_node_columns, preflight
+from figureflow.data.checks import ingested, simulated
+from figureflow.signal_flow import signal_flow_graphs
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 
 # dataset and graph names (the schema enforces the same pattern)
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]*"
+
+# every figure is written in each of these formats (figureflow.plotting.style.save_figure)
+FIGURE_FORMATS = ("png", "pdf")
 
 def check_config(config):
     """Validate the config against its schema and check every input it names (figureflow.config.preflight).
@@ -36,6 +35,32 @@ def check_config(config):
 def names_regex(names):
     """A wildcard regex matching exactly these names (and nothing when there are none)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+# ---------------------------------------------------------------- figures
+
+
+def figure(stem, caption, category, subcategory, labels, name=None):
+    """A figure's outputs in every format, each a report item: ``output: **figure(...)``.
+
+    ``stem`` is the path without extension; ``caption`` names a file in ``report/``, checked
+    here so that a figure without one stops the workflow while it parses. The outputs are named
+    ``png`` and ``pdf``, or ``<name>_png`` and ``<name>_pdf`` for a rule that draws several.
+    """
+    path = Path(workflow.basedir) / "report" / caption
+    if not path.is_file():
+        raise ValueError(f"figure {stem}: caption file report/{caption} does not exist; write it (see report/)")
+    prefix = f"{name}_" if name else ""
+    return {
+        f"{prefix}{fmt}": report(
+            f"{stem}.{fmt}",
+            caption=str(path),
+            category=category,
+            subcategory=subcategory,
+            labels=dict(labels, format=fmt.upper()),
+        )
+        for fmt in FIGURE_FORMATS
+    }
 
 
 def simulated_datasets():
@@ -135,6 +160,14 @@ def jacobian_map_code(wildcards):
     return FACTS["jacobian"][wildcards.map]["code"]
 
 
+def jacobian_grid_options(wildcards):
+    """Grid sizes for the map's figures: the D(z) grid, and the image's (maps into 3-D only)."""
+    section = config["jacobian"]
+    d, D = FACTS["jacobian"][wildcards.map]["dims"]
+    image_size = None if D != 3 else section["image_curve_size"] if d == 1 else section["image_grid_size"]
+    return {"size": section["grid_size"], "extent": section["grid_extent"], "image_size": image_size}
+
+
 def jacobian_maps_into_3d():
     """Maps whose data space is 3-D: their latent grid's image is drawn as a surface or curve."""
     return names_regex([m for m, facts in FACTS["jacobian"].items() if facts["dims"][1] == 3])
@@ -146,57 +179,42 @@ def signal_flow_mem_mb(wildcards, input):
 
 
 # ---------------------------------------------------------------- targets
+# Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
+
+
+def figure_targets(stem, **wildcards):
+    """Every format of the figures ``stem`` (a pattern without extension) for the wildcard values."""
+    return expand(f"{stem}.{{format}}", format=FIGURE_FORMATS, **wildcards)
 
 
 def data_targets():
-    targets = []
-    for dataset in config.get("datasets", {}):
-        targets += [
-            f"results/processed/{dataset}.h5ad",
-            f"results/processed/{dataset}.qc.tsv",
-            f"results/figures/data/{dataset}.embedding.png",
-            f"results/figures/data/{dataset}.embedding.pdf",
-        ]
-    for graph in config.get("graphs", {}):
-        targets += [
-            f"results/graphs/{graph}.npz",
-            f"results/graphs/{graph}.nodes.tsv",
-            f"results/graphs/{graph}.groups.tsv",
-            f"results/figures/data/{graph}.adjacency.png",
-            f"results/figures/data/{graph}.adjacency.pdf",
-        ]
-    return targets
+    datasets, graphs = list(config["datasets"]), list(config["graphs"])
+    return (
+        expand(["results/processed/{dataset}.h5ad", "results/processed/{dataset}.qc.tsv"], dataset=datasets)
+        + figure_targets("results/figures/data/{dataset}.embedding", dataset=datasets)
+        + expand(["results/graphs/{graph}.npz", "results/graphs/{graph}.nodes.tsv", "results/graphs/{graph}.groups.tsv"], graph=graphs)
+        + figure_targets("results/figures/data/{graph}.adjacency", graph=graphs)
+    )
 
 
 def signal_flow_targets():
-    targets = []
-    sbm_graphs = set(simulated(config, "graphs"))
-    for graph in signal_flow_graphs(config):
-        targets += [
-            f"results/signal_flow/{graph}/nodes.tsv",
-            f"results/signal_flow/{graph}/summary.tsv",
-            f"results/figures/signal_flow/{graph}.z_by_group.png",
-            f"results/figures/signal_flow/{graph}.z_by_group.pdf",
-            f"results/figures/signal_flow/{graph}.adjacency_by_z.png",
-            f"results/figures/signal_flow/{graph}.adjacency_by_z.pdf",
-        ]
-        if graph in sbm_graphs:
-            targets += [
-                f"results/figures/signal_flow/{graph}.block_means.png",
-                f"results/figures/signal_flow/{graph}.block_means.pdf",
-            ]
-    return targets
+    graphs = signal_flow_graphs(config)
+    sbm_graphs = [g for g in graphs if g in simulated(config, "graphs")]
+    return (
+        expand(["results/signal_flow/{graph}/nodes.tsv", "results/signal_flow/{graph}/summary.tsv"], graph=graphs)
+        + figure_targets("results/figures/signal_flow/{graph}.{figure}", graph=graphs, figure=["z_by_group", "adjacency_by_z"])
+        + figure_targets("results/figures/signal_flow/{graph}.block_means", graph=sbm_graphs)
+    )
 
 
 def jacobian_targets():
-    targets = []
-    for name, facts in FACTS["jacobian"].items():
-        D = facts["dims"][1]
-        targets += [f"results/jacobian/{name}/estimates.tsv"]
-        figures = ["error_vs_n", "volume"] + (["image"] if D == 3 else [])
-        for figure in figures:
-            targets += [f"results/figures/jacobian/{name}.{figure}.png", f"results/figures/jacobian/{name}.{figure}.pdf"]
-    return targets
+    maps = list(FACTS["jacobian"])
+    into_3d = [m for m in maps if FACTS["jacobian"][m]["dims"][1] == 3]
+    return (
+        expand(["results/jacobian/{map}/estimates.tsv", "results/jacobian/{map}/grid.npz"], map=maps)
+        + figure_targets("results/figures/jacobian/{map}.{figure}", map=maps, figure=["error_vs_n", "volume"])
+        + figure_targets("results/figures/jacobian/{map}.image", map=into_3d)
+    )
 
 
 def all_targets():

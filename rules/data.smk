@@ -71,19 +71,12 @@ rule plot_embedding:
     input:
         "results/processed/{dataset}.h5ad",
     output:
-        png=report(
-            "results/figures/data/{dataset}.embedding.png",
-            caption="../report/embedding.rst",
-            category="Data",
-            subcategory="Single-cell datasets",
-            labels={"dataset": "{dataset}", "figure": "embedding", "format": "PNG"},
-        ),
-        pdf=report(
-            "results/figures/data/{dataset}.embedding.pdf",
-            caption="../report/embedding.rst",
-            category="Data",
-            subcategory="Single-cell datasets",
-            labels={"dataset": "{dataset}", "figure": "embedding", "format": "PDF"},
+        **figure(
+            "results/figures/data/{dataset}.embedding",
+            "embedding.rst",
+            "Data",
+            "Single-cell datasets",
+            {"dataset": "{dataset}", "figure": "embedding"},
         ),
     params:
         seed=config["seed"],
@@ -152,19 +145,12 @@ rule graph_overview:
         nodes="results/graphs/{graph}.nodes.tsv",
     output:
         groups="results/graphs/{graph}.groups.tsv",
-        png=report(
-            "results/figures/data/{graph}.adjacency.png",
-            caption="../report/adjacency.rst",
-            category="Data",
-            subcategory="Graphs",
-            labels={"graph": "{graph}", "figure": "adjacency", "format": "PNG"},
-        ),
-        pdf=report(
-            "results/figures/data/{graph}.adjacency.pdf",
-            caption="../report/adjacency.rst",
-            category="Data",
-            subcategory="Graphs",
-            labels={"graph": "{graph}", "figure": "adjacency", "format": "PDF"},
+        **figure(
+            "results/figures/data/{graph}.adjacency",
+            "adjacency.rst",
+            "Data",
+            "Graphs",
+            {"graph": "{graph}", "figure": "adjacency"},
         ),
     params:
         spec=graph_spec,

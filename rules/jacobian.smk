@@ -24,46 +24,17 @@ rule jacobian_estimates:
         "../scripts/jacobian_estimates.py"
 
 
-rule plot_jacobian:
+rule jacobian_grid:
     input:
-        estimates="results/jacobian/{map}/estimates.tsv",
         code=jacobian_map_code,
     output:
-        error_png=report(
-            "results/figures/jacobian/{map}.error_vs_n.png",
-            caption="../report/jacobian_error.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "error vs n", "format": "PNG"},
-        ),
-        error_pdf=report(
-            "results/figures/jacobian/{map}.error_vs_n.pdf",
-            caption="../report/jacobian_error.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "error vs n", "format": "PDF"},
-        ),
-        volume_png=report(
-            "results/figures/jacobian/{map}.volume.png",
-            caption="../report/jacobian_volume.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "D(z) over the latent grid", "format": "PNG"},
-        ),
-        volume_pdf=report(
-            "results/figures/jacobian/{map}.volume.pdf",
-            caption="../report/jacobian_volume.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "D(z) over the latent grid", "format": "PDF"},
-        ),
+        "results/jacobian/{map}/grid.npz",
     params:
         seed=config["seed"],
         spec=jacobian_map_spec,
-        grid_size=config["jacobian"]["grid_size"],
-        grid_extent=config["jacobian"]["grid_extent"],
+        grid=jacobian_grid_options,
     log:
-        "logs/plot_jacobian/{map}.log",
+        "logs/jacobian_grid/{map}.log",
     threads: 1
     resources:
         mem_mb=2000,
@@ -71,31 +42,53 @@ rule plot_jacobian:
     conda:
         "../envs/jacobian.yaml"
     script:
+        "../scripts/jacobian_grid.py"
+
+
+rule plot_jacobian:
+    input:
+        estimates="results/jacobian/{map}/estimates.tsv",
+        grid="results/jacobian/{map}/grid.npz",
+    output:
+        **figure(
+            "results/figures/jacobian/{map}.error_vs_n",
+            "jacobian_error.rst",
+            "Jacobian measure",
+            "{map}",
+            {"map": "{map}", "figure": "error vs n"},
+            name="error",
+        ),
+        **figure(
+            "results/figures/jacobian/{map}.volume",
+            "jacobian_volume.rst",
+            "Jacobian measure",
+            "{map}",
+            {"map": "{map}", "figure": "D(z) over the latent grid"},
+            name="volume",
+        ),
+    log:
+        "logs/plot_jacobian/{map}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/plotting.yaml"
+    script:
         "../scripts/plot_jacobian.py"
 
 
 rule plot_jacobian_image:
     input:
-        code=jacobian_map_code,
+        grid="results/jacobian/{map}/grid.npz",
     output:
-        png=report(
-            "results/figures/jacobian/{map}.image.png",
-            caption="../report/jacobian_image.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "image coloured by D", "format": "PNG"},
+        **figure(
+            "results/figures/jacobian/{map}.image",
+            "jacobian_image.rst",
+            "Jacobian measure",
+            "{map}",
+            {"map": "{map}", "figure": "image coloured by D"},
         ),
-        pdf=report(
-            "results/figures/jacobian/{map}.image.pdf",
-            caption="../report/jacobian_image.rst",
-            category="Jacobian measure",
-            subcategory="{map}",
-            labels={"map": "{map}", "figure": "image coloured by D", "format": "PDF"},
-        ),
-    params:
-        seed=config["seed"],
-        spec=jacobian_map_spec,
-        grid_extent=config["jacobian"]["grid_extent"],
     wildcard_constraints:
         map=jacobian_maps_into_3d(),
     log:
@@ -105,6 +98,6 @@ rule plot_jacobian_image:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../envs/jacobian.yaml"
+        "../envs/plotting.yaml"
     script:
         "../scripts/plot_jacobian_image.py"

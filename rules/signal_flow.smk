@@ -31,33 +31,21 @@ rule plot_signal_flow:
         nodes="results/signal_flow/{graph}/nodes.tsv",
         summary="results/signal_flow/{graph}/summary.tsv",
     output:
-        groups_png=report(
-            "results/figures/signal_flow/{graph}.z_by_group.png",
-            caption="../report/signal_flow_groups.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "z by group", "format": "PNG"},
+        **figure(
+            "results/figures/signal_flow/{graph}.z_by_group",
+            "signal_flow_groups.rst",
+            "Signal flow",
+            "{graph}",
+            {"graph": "{graph}", "figure": "z by group"},
+            name="groups",
         ),
-        groups_pdf=report(
-            "results/figures/signal_flow/{graph}.z_by_group.pdf",
-            caption="../report/signal_flow_groups.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "z by group", "format": "PDF"},
-        ),
-        adjacency_png=report(
-            "results/figures/signal_flow/{graph}.adjacency_by_z.png",
-            caption="../report/signal_flow_adjacency.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "adjacency by z", "format": "PNG"},
-        ),
-        adjacency_pdf=report(
-            "results/figures/signal_flow/{graph}.adjacency_by_z.pdf",
-            caption="../report/signal_flow_adjacency.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "adjacency by z", "format": "PDF"},
+        **figure(
+            "results/figures/signal_flow/{graph}.adjacency_by_z",
+            "signal_flow_adjacency.rst",
+            "Signal flow",
+            "{graph}",
+            {"graph": "{graph}", "figure": "adjacency by z"},
+            name="adjacency",
         ),
     params:
         seed=config["seed"],
@@ -79,19 +67,12 @@ rule plot_signal_flow_blocks:
     input:
         nodes="results/signal_flow/{graph}/nodes.tsv",
     output:
-        png=report(
-            "results/figures/signal_flow/{graph}.block_means.png",
-            caption="../report/signal_flow_blocks.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "mean z per block", "format": "PNG"},
-        ),
-        pdf=report(
-            "results/figures/signal_flow/{graph}.block_means.pdf",
-            caption="../report/signal_flow_blocks.rst",
-            category="Signal flow",
-            subcategory="{graph}",
-            labels={"graph": "{graph}", "figure": "mean z per block", "format": "PDF"},
+        **figure(
+            "results/figures/signal_flow/{graph}.block_means",
+            "signal_flow_blocks.rst",
+            "Signal flow",
+            "{graph}",
+            {"graph": "{graph}", "figure": "mean z per block"},
         ),
     wildcard_constraints:
         graph=simulated_graphs(),

@@ -2,15 +2,13 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
-from figureflow.jacobian.maps import map_from_config
-from figureflow.jacobian.measure import latent_grid
-from figureflow.plotting import plot_image_coloured, save_figure
+from figureflow.io import read_arrays
+from figureflow.plotting.jacobian import plot_image_coloured
+from figureflow.plotting.style import save_figure
 from figureflow.runtime import job
 
 with job(snakemake) as log:
-    name = snakemake.wildcards.map
-    latent = map_from_config(name, snakemake.params.spec, snakemake.params.seed)
-    size = 241 if latent.d == 1 else 61
-    axis, values, points = latent_grid(latent, size, snakemake.params.grid_extent)
-    save_figure(plot_image_coloured(points, values, title=name), snakemake.output.png, snakemake.output.pdf)
-    log.info("drew %d grid points", values.size)
+    grid = read_arrays(snakemake.input.grid, ["image_points", "image_volume"])
+    fig = plot_image_coloured(grid["image_points"], grid["image_volume"], title=snakemake.wildcards.map)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)
+    log.info("drew %d grid points", grid["image_volume"].size)

@@ -1,7 +1,10 @@
 """The conda envs, pyproject pins and rule declarations agree with what the code needs."""
 
 import ast
+import json
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, prepare_workdir
 
 # PyPI distribution -> conda-forge package, where the names differ
 CONDA_NAME = {"torch": "pytorch"}
@@ -100,15 +103,99 @@ def test_rule_declares_log_threads_resources_and_env(rule):
     assert directive(block, "conda"), f"rule {rule} has no conda env"
 
 
-@pytest.mark.parametrize("rule", sorted(r for r in RULES if "results/figures/" in RULES[r][1]))
-def test_every_figure_is_a_report_item_with_a_caption(rule):
-    block = RULES[rule][1]
-    for match in re.finditer(r'"(results/figures/[^"]+)"', block):
-        before = block[: match.start()].rstrip()
-        assert before.endswith("report("), f"{match.group(1)} in rule {rule} is not marked with report()"
-        after = block[match.end() : match.end() + 200]
-        caption = re.search(r'caption="\.\./(report/[^"]+)"', after)
-        assert caption and (REPO / caption.group(1)).is_file(), f"{match.group(1)} has no caption file"
+# Prints every output of a workflow's rules with its report() flag, as Snakemake itself parsed them.
+LIST_OUTPUTS = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(), config_settings=ConfigSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2])
+    )._workflow
+    records = []
+    for rule in workflow.rules:
+        for path in rule.output:
+            flag = path.flags.get("report")
+            records.append({
+                "rule": rule.name,
+                "path": str(path),
+                "report": flag is not None,
+                "caption": None if flag is None or flag.caption is None else str(flag.caption),
+                "category": None if flag is None else flag.category,
+            })
+    print("OUTPUTS" + json.dumps(records))
+"""
+
+
+def rule_outputs(snakefile: Path, workdir: Path) -> list[dict]:
+    """Every rule output of the workflow at ``snakefile``, with its report flag, caption and category."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIST_OUTPUTS, str(snakefile), str(workdir)], capture_output=True, text=True, cwd=workdir, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.split("OUTPUTS", 1)[1])
+
+
+def figure_problems(outputs: list[dict]) -> list[str]:
+    """Figures (outputs under results/figures/) that are not report items with a caption file and a category."""
+    problems = []
+    for out in outputs:
+        if not out["path"].startswith("results/figures/"):
+            continue
+        where = f"{out['path']} (rule {out['rule']})"
+        if not out["report"]:
+            problems.append(f"{where} is not marked with report()")
+        elif not out["caption"] or not Path(out["caption"]).is_file():
+            problems.append(f"{where} has no caption file")
+        elif not out["category"]:
+            problems.append(f"{where} has no report category")
+    return problems
+
+
+def test_every_figure_is_a_report_item_with_a_caption_in_both_formats():
+    outputs = rule_outputs(REPO / "Snakefile", REPO)
+    figures = [o for o in outputs if o["path"].startswith("results/figures/")]
+    assert len(figures) >= 16
+    assert figure_problems(outputs) == []
+    stems = {}
+    for out in figures:
+        stem, _, fmt = out["path"].rpartition(".")
+        stems.setdefault((out["rule"], stem), set()).add(fmt)
+    assert all(formats == {"png", "pdf"} for formats in stems.values()), stems
+
+
+def test_the_figure_check_fails_on_a_figure_without_report_or_caption(tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        "rule unmarked:\n    output: 'results/figures/a.png'\n    shell: 'touch {output}'\n\n"
+        "rule uncaptioned:\n    output: report('results/figures/b.png', category='C')\n    shell: 'touch {output}'\n\n"
+        "rule table:\n    output: 'results/t.tsv'\n    shell: 'touch {output}'\n"
+    )
+    problems = figure_problems(rule_outputs(tmp_path / "Snakefile", tmp_path))
+    assert problems == [
+        "results/figures/a.png (rule unmarked) is not marked with report()",
+        "results/figures/b.png (rule uncaptioned) has no caption file",
+    ]
+
+
+def test_a_figure_whose_caption_file_is_missing_stops_the_workflow_before_any_job(tmp_path):
+    # a copy of the workflow in which one caption was never written
+    copy = tmp_path / "workflow"
+    for part in ("rules", "report", "schemas", "scripts"):
+        shutil.copytree(REPO / part, copy / part)
+    for part in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / part, copy / part)
+    (copy / "report" / "jacobian_image.rst").unlink()
+    config = prepare_workdir(tmp_path / "run")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--configfile", str(config), "--dry-run"],
+        capture_output=True, text=True, cwd=tmp_path / "run", timeout=300,
+    )
+    assert result.returncode != 0
+    message = "figure results/figures/jacobian/{map}.image: caption file report/jacobian_image.rst does not exist"
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "run" / "results").exists()
 
 
 @pytest.mark.parametrize("rule", sorted(r for r in RULES if directive(RULES[r][1], "script")))

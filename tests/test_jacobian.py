@@ -1,12 +1,9 @@
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from figureflow.io import InputError
-from figureflow.jacobian.maps import builtin_map, map_from_config, stereographic_exact_mean
+from figureflow.jacobian.maps import builtin_map, stereographic_exact_mean
 from figureflow.jacobian.measure import (
     estimate_table,
     jacobians,
@@ -18,9 +15,8 @@ from figureflow.jacobian.measure import (
     volume_from_jacobian,
 )
 from figureflow.jacobian.torch_maps import random_mlp, reference_jacobians, torch_jacobians, torch_map
+from figureflow.maps import resolve_map
 from figureflow.seeding import seed_sequence
-
-from conftest import REPO
 
 BUILTINS = [
     ("toy", None),
@@ -175,86 +171,10 @@ def test_torch_linear_map_has_the_linear_volume():
     assert est.estimate == pytest.approx(np.sqrt(np.linalg.det((A.T @ A).numpy())), rel=1e-12)
 
 
-def test_mlp_map_weights_come_from_the_config_seed():
-    spec = {"map": "mlp", "params": {"latent_dim": 2, "data_dim": 3, "hidden": 8}}
-    z = torch.tensor([0.3, -0.2], dtype=torch.float64)
-    a, b, c = (map_from_config("dec", spec, seed).torch_fn(z) for seed in (1, 1, 2))
-    assert torch.equal(a, b) and not torch.equal(a, c)
-
-
-# ---------------------------------------------------------------- user maps
-
-
-@pytest.fixture
-def user_maps(monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "tests" / "data"))
-    yield
-    sys.modules.pop("user_maps", None)
-
-
-def test_user_map_by_dotted_path_gives_its_known_volume(user_maps):
-    latent = map_from_config("swirl", {"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": [0.5]})
-    Z = points(latent, 500)
-    expected = np.sqrt(0.25 + (1 + 0.5 * Z[:, 0]) ** 2)
-    np.testing.assert_allclose(volume_elements(latent, Z), expected, rtol=1e-12)
-
-
-@pytest.mark.parametrize(
-    "path, message",
-    [
-        ("no_such_module:f", "module 'no_such_module' does not import"),
-        ("user_maps:nope", "has no function 'nope'"),
-        ("user_maps:too_short", r"left output entries \[2\] unset or NaN"),
-        ("user_maps:too_long", "writes more than 3 output values"),
-        ("user_maps:not_a_number", r"left output entries \[1\] unset or NaN"),
-        ("user_maps.swirl", "expected a built-in map"),
-        ("user_maps:nan_below_zero", r"returned \[-?[0-9.e-]+, -?[0-9.e-]+, nan\] at the latent point z = \[-"),
-        ("user_maps:uses_abs", r"wrong complex-step derivative at z = .*dx2/dz0 is 0 by the complex step but -1 by a central difference.*non-analytic"),
-        ("user_maps:uses_real_part", r"dx2/dz1 is 0 by the complex step but 3 by a central difference"),
-    ],
-)
-def test_bad_user_maps_give_clear_errors(user_maps, path, message):
-    with pytest.raises(InputError, match=message) as info:
-        map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]}, seed=3, check=True)
-    assert "jacobian.maps.m.map" in str(info.value)
-
-
-@pytest.mark.parametrize("path", ["user_maps:swirl", "user_maps:steep"])
-def test_analytic_user_maps_pass_the_seeded_check(user_maps, path):
-    latent = map_from_config("m", {"map": path, "latent_dim": 2, "data_dim": 3, "params": [0.5]}, seed=3, check=True)
-    # the module's file is recorded, so that the rules using the map read it (editing it reruns them)
-    assert [Path(f).resolve() for f in latent.source_files] == [REPO / "tests" / "data" / "user_maps.py"]
-
-
-@pytest.mark.parametrize("name, params", BUILTINS, ids=IDS)
-def test_builtin_maps_pass_the_seeded_check(name, params):
-    from figureflow.jacobian.maps import check_map
-
-    latent = builtin_map(name, params)
-    check_map(latent, "m", seed=11)  # raises if any check point disagrees
-    assert latent.source_files == ()
-
-
-def test_check_points_cover_both_signs_and_are_seeded():
-    from figureflow.jacobian.maps import CHECK_POINTS, check_points
-
-    latent = builtin_map("toy")
-    Z = check_points(latent, 5)
-    assert Z.shape == (CHECK_POINTS, 2) and (Z < 0).any(axis=0).all() and (Z > 0).any(axis=0).all()
-    np.testing.assert_array_equal(Z, check_points(latent, 5))
-    assert not np.array_equal(Z, check_points(latent, 6))
-
-
-def test_torch_map_that_is_nan_somewhere_is_refused_before_any_job(user_maps):
-    spec = {"map": "user_maps:torch_nan_below_zero", "latent_dim": 2, "data_dim": 3, "torch": True}
-    with pytest.raises(InputError, match=r"torch map 'm' has a non-finite volume element D at the latent point z = \[-"):
-        map_from_config("m", spec, seed=3, check=True)
-
-
 @pytest.mark.parametrize("estimator", ["mc", "rqmc", "grid"])
 def test_estimators_refuse_to_write_a_non_finite_estimate(user_maps, estimator):
     # the same map without the check before any job: the estimator itself must stop
-    latent = map_from_config("m", {"map": "user_maps:nan_below_zero", "latent_dim": 2, "data_dim": 3})
+    latent = resolve_map("m", {"map": "user_maps:nan_below_zero", "latent_dim": 2, "data_dim": 3})
     message = r"map 'm': the volume element D\(z\) is (nan|inf) at the latent point z = \[-[0-9.e-]+, -?[0-9.e-]+\] \(\d+ of \d+ points of"
     with pytest.raises(InputError, match=message):
         if estimator == "mc":
@@ -263,33 +183,6 @@ def test_estimators_refuse_to_write_a_non_finite_estimate(user_maps, estimator):
             randomized_qmc(latent, 256, seed_sequence(1, "t"))
         else:
             latent_grid(latent, 11, 2.0)
-
-
-@pytest.mark.parametrize(
-    "spec, message",
-    [
-        ({"map": "linear", "params": {"matrix": [[1, 2], [3]]}}, r"params.matrix: expected a D x d matrix of numbers \(rows of equal length\), found \[\[1, 2\], \[3\]\]"),
-        ({"map": "helix", "params": {"c": "big"}}, r"params.c: expected a number, found 'big'"),
-        ({"map": "helix", "params": {"cc": 2}}, r"unknown parameter\(s\) \['cc'\] for map 'helix'; its parameters: c"),
-        ({"map": "toy", "params": [1, 2]}, r"takes named parameters \(a mapping\), found \[1, 2\]"),
-        ({"map": "mlp", "params": {"hiden": 3}}, r"unknown parameter\(s\) \['hiden'\] for map 'mlp'"),
-        ({"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": ["a"]}, r"params\[0\]: expected a number, found 'a'"),
-        ({"map": "user_maps:swirl", "latent_dim": 2, "data_dim": 3, "params": {"a": 1}}, "a user map takes a list of numbers"),
-    ],
-)
-def test_bad_map_parameters_name_the_key(user_maps, spec, message):
-    with pytest.raises(InputError, match=message) as info:
-        map_from_config("m", spec)
-    assert "config key jacobian.maps.m.params" in str(info.value)
-
-
-def test_unknown_builtin_and_bad_parameters_are_refused():
-    with pytest.raises(InputError, match="needs matrix"):
-        builtin_map("linear")
-    with pytest.raises(InputError, match="D >= d"):
-        builtin_map("linear", {"matrix": [[1.0, 2.0, 3.0]]})
-    with pytest.raises(InputError, match="need 1 <= latent_dim <= data_dim"):
-        map_from_config("m", {"map": "mlp", "params": {"latent_dim": 4, "data_dim": 3}})
 
 
 def test_ndtri_matches_scipy_over_the_whole_range():
@@ -338,3 +231,39 @@ def test_sampler_is_the_same_for_any_thread_count_and_prefix_stable():
     c = standard_normal(seed_sequence(1, "s"), SAMPLE_CHUNK, 3)
     np.testing.assert_array_equal(a[:SAMPLE_CHUNK], c)  # chunk streams do not depend on n
     assert not np.array_equal(a, standard_normal(seed_sequence(2, "s"), 3 * SAMPLE_CHUNK + 17, 3))
+
+
+# ---------------------------------------------------------------- what the figures draw
+
+
+def test_figure_grids_hold_the_closed_form_volume_and_the_toy_image():
+    from figureflow.jacobian.measure import figure_grids
+
+    arrays = figure_grids(builtin_map("toy"), 9, 2.0, image_size=5)
+    axis = np.linspace(-2.0, 2.0, 9)
+    np.testing.assert_array_equal(arrays["axis"], axis)
+    z1, z2 = np.meshgrid(axis, axis)  # rows: z2
+    np.testing.assert_allclose(arrays["volume"], z1**2 + z2**2, rtol=1e-13, atol=1e-15)
+    assert int(arrays["latent_dim"]) == 2
+    u1, u2 = np.meshgrid(arrays["image_axis"], arrays["image_axis"])
+    c = 2.0**-0.25
+    expected = np.stack([c * u1**2 / np.sqrt(2), c * u2**2 / np.sqrt(2), c * u1 * u2], axis=-1)
+    np.testing.assert_allclose(arrays["image_points"], expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(arrays["image_volume"], u1**2 + u2**2, rtol=1e-13, atol=1e-15)
+
+
+def test_figure_grids_of_a_curve_and_without_an_image():
+    from figureflow.jacobian.measure import figure_grids
+
+    arrays = figure_grids(builtin_map("helix", {"c": 0.5}), 7, 3.0)
+    assert set(arrays) == {"latent_dim", "axis", "volume"} and arrays["volume"].shape == (7,)
+    np.testing.assert_allclose(arrays["volume"], np.sqrt(1.25), rtol=1e-14)
+
+
+def test_rqmc_sample_sizes_are_checked_against_the_scrambles():
+    from figureflow.jacobian.measure import check_sample_sizes
+
+    check_sample_sizes(["mc", "rqmc"], [256, 1024], 16)  # 16 x 2^4, 16 x 2^6
+    check_sample_sizes(["mc"], [1000], 16)  # plain Monte Carlo takes any size
+    with pytest.raises(InputError, match=r"config key jacobian.sample_sizes: for rqmc each size must be scrambles \(16\) x a power of 2, found 1000, 48"):
+        check_sample_sizes(["rqmc"], [256, 1000, 48], 16)

@@ -29,7 +29,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     assert result.returncode == 0, out
     for rule, count in [
         ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
-        ("jacobian_estimates", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
+        ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -75,6 +75,19 @@ def test_tiny_run_makes_every_table_and_figure(runs):
             assert (workdir / "results/figures/data" / f"{name}{suffix}").stat().st_size > 1000
     for log in ("simulate_scrna/tiny_sim", "ingest_h5ad/tiny_h5ad", "simulate_sbm/tiny_sbm", "ingest_edges/tiny_edges"):
         assert "done in" in (workdir / "logs" / f"{log}.log").read_text()
+    for name in ("toy.error_vs_n", "toy.volume", "toy.image", "swirl.error_vs_n", "swirl.volume", "swirl.image"):
+        for suffix in (".png", ".pdf"):
+            assert (workdir / "results/figures/jacobian" / f"{name}{suffix}").stat().st_size > 1000
+
+
+def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):
+    workdir = runs["1"]
+    # the grid sizes come from the config (tests/config.yaml: grid_size 31; image size: the schema's 61)
+    with np.load(workdir / "results/jacobian/toy/grid.npz") as grid:
+        assert grid["volume"].shape == (31, 31) and grid["image_points"].shape == (61, 61, 3)
+        z1, z2 = np.meshgrid(grid["axis"], grid["axis"])
+        np.testing.assert_allclose(grid["volume"], z1**2 + z2**2, rtol=1e-12, atol=1e-14)  # D = |z|^2 for toy
+    assert "D over the 31-point grid" in (workdir / "logs/jacobian_grid/toy.log").read_text()
 
 
 def test_tables_are_byte_identical_for_1_and_2_cores(runs):
@@ -93,6 +106,8 @@ def test_tables_are_byte_identical_for_1_and_2_cores(runs):
 
 def test_data_files_are_identical_for_1_and_2_cores(runs):
     one, two = runs["1"], runs["2"]
+    for grid in ("toy", "swirl"):
+        assert filecmp.cmp(one / f"results/jacobian/{grid}/grid.npz", two / f"results/jacobian/{grid}/grid.npz", shallow=False)
     for graph in ("tiny_sbm", "tiny_edges"):
         a, b = (sp.load_npz(d / f"results/graphs/{graph}.npz") for d in (one, two))
         assert (a != b).nnz == 0

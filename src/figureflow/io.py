@@ -33,6 +33,8 @@ __all__ = [
     "read_table_checked",
     "write_h5ad",
     "write_graph",
+    "write_arrays",
+    "read_arrays",
     "read_graph_files",
     "read_nodes",
     "node_groups",
@@ -286,6 +288,40 @@ def write_graph(adjacency, nodes: pd.DataFrame, graph_path: str | os.PathLike, n
     with atomic_output(graph_path) as tmp:
         sp.save_npz(tmp, sp.csr_matrix(adjacency), compressed=True)
     write_table(nodes, nodes_path)
+
+
+def write_arrays(path: str | os.PathLike, **arrays) -> None:
+    """Write named arrays as an ``.npz`` that ``numpy.load`` reads, atomically and reproducibly.
+
+    ``numpy.savez`` stamps each member with the time of writing; here every member carries the
+    same fixed date, so equal arrays give byte-identical files on any machine and rerun.
+    """
+    import zipfile
+    from io import BytesIO
+
+    with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            buffer = BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = 0o644 << 16
+            archive.writestr(member, buffer.getvalue())
+
+
+def read_arrays(path: str | os.PathLike, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of an ``.npz`` written by :func:`write_arrays`.
+
+    Raises
+    ------
+    InputError
+        If the file lacks one of them (an output of an older figureflow: rerun the rule that writes it).
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [n for n in names if n not in archive.files]
+        if missing:
+            raise InputError(f"file '{path}' lacks the arrays {describe(missing)} (it has {describe(archive.files)}); rerun the rule that writes it")
+        return {n: archive[n] for n in names}
 
 
 def read_graph_files(graph_path: str | os.PathLike, nodes_path: str | os.PathLike):

@@ -20,14 +20,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numba import njit, prange
 from scipy import stats
 
+from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import COMPLEX_STEP, LatentMap
 from figureflow.jacobian.normal import ndtri_array, standard_normal
 from figureflow.seeding import spawn_generators
+from figureflow.threads import numba_threads
 
 __all__ = [
     "CHUNK",
@@ -39,8 +40,10 @@ __all__ = [
     "monte_carlo",
     "randomized_qmc",
     "volume_from_jacobian",
+    "check_sample_sizes",
     "estimate_table",
     "latent_grid",
+    "figure_grids",
     "require_finite",
 ]
 
@@ -226,15 +229,10 @@ def volume_elements(latent: LatentMap, Z, method: str = "auto", n_threads: int |
     method = _resolve(latent, method)
     Z = _as_latent_points(latent, Z)
     kernel = _kernels(latent)[method][0]
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
+    with numba_threads(n_threads):
         if method == "finite_difference":
             return kernel(Z, latent.params, 1e-7)
         return kernel(Z, latent.params)
-    finally:
-        numba.set_num_threads(previous)
 
 
 def finite_difference_volume_elements(latent: LatentMap, Z, step: float = 1e-7) -> np.ndarray:
@@ -252,8 +250,6 @@ def require_finite(latent: LatentMap, Z: np.ndarray, values: np.ndarray, what: s
     InputError
         Naming the map, the first latent point where ``D`` is not finite and what was computed.
     """
-    from figureflow.io import InputError
-
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         z = ", ".join(f"{v:.6g}" for v in Z[bad[0]])
@@ -348,6 +344,23 @@ def randomized_qmc(
     return Estimate("rqmc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
 
 
+def check_sample_sizes(estimators, sample_sizes, scrambles: int, key: str = "jacobian.sample_sizes") -> None:
+    """Every sample size suits the estimators: for ``rqmc``, ``scrambles x 2^k`` (a whole Sobol
+    block per scramble, so that the scrambled points stay balanced).
+
+    Raises
+    ------
+    InputError
+        Naming ``key``, the number of scrambles and the sizes that do not fit.
+    """
+    if "rqmc" not in estimators:
+        return
+    m = int(scrambles)
+    bad = [n for n in sample_sizes if n % m or (n // m) & (n // m - 1)]
+    if bad:
+        raise InputError(f"config key {key}: for rqmc each size must be scrambles ({m}) x a power of 2, found {describe(bad)}")
+
+
 def estimate_table(
     latent: LatentMap,
     estimators,
@@ -391,7 +404,7 @@ def estimate_table(
     return pd.DataFrame(rows)
 
 
-def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
+def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0, n_threads: int | None = None):
     """``D`` and ``x`` over a regular grid of the first one or two latent coordinates (others 0).
 
     Returns
@@ -407,7 +420,7 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
         z1, z2 = np.meshgrid(axis, axis)
         Z = np.zeros((size * size, latent.d))
         Z[:, 0], Z[:, 1] = z1.ravel(), z2.ravel()
-    values = require_finite(latent, Z, volume_elements(latent, Z), f"the {size}-point latent grid")
+    values = require_finite(latent, Z, volume_elements(latent, Z, n_threads=n_threads), f"the {size}-point latent grid")
     if latent.torch_fn is not None:
         import torch
 
@@ -419,3 +432,21 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0):
             latent.f(Z[s], latent.params, points[s])
     shape = (size,) if latent.d == 1 else (size, size)
     return axis, values.reshape(shape), points.reshape(shape + (latent.D,))
+
+
+def figure_grids(
+    latent: LatentMap, grid_size: int, extent: float, image_size: int | None = None, n_threads: int | None = None
+) -> dict[str, np.ndarray]:
+    """What the Jacobian figures draw, computed once (:func:`latent_grid`), as named arrays.
+
+    * ``latent_dim``: ``d`` (a 0-d array);
+    * ``axis``, ``volume``: the ``grid_size``-point grid over ``[-extent, extent]`` and ``D`` on it;
+    * with ``image_size`` (maps into 3-D data space): ``image_axis``, ``image_volume`` and
+      ``image_points``, the ``image_size``-point grid, ``D`` on it and its image ``x(z)``.
+    """
+    axis, volume, _ = latent_grid(latent, grid_size, extent, n_threads)
+    arrays = {"latent_dim": np.array(latent.d), "axis": axis, "volume": volume}
+    if image_size is not None:
+        image_axis, image_volume, points = latent_grid(latent, image_size, extent, n_threads)
+        arrays.update(image_axis=image_axis, image_volume=image_volume, image_points=points)
+    return arrays

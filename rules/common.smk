@@ -161,11 +161,9 @@ def jacobian_map_code(wildcards):
 
 
 def jacobian_grid_options(wildcards):
-    """Grid sizes for the map's figures: the D(z) grid, and the image's (maps into 3-D only)."""
+    """Grid sizes of the jacobian section, as keyword arguments of figureflow.jacobian.measure.figure_grids."""
     section = config["jacobian"]
-    d, D = FACTS["jacobian"][wildcards.map]["dims"]
-    image_size = None if D != 3 else section["image_curve_size"] if d == 1 else section["image_grid_size"]
-    return {"size": section["grid_size"], "extent": section["grid_extent"], "image_size": image_size}
+    return {k: section[k] for k in ("grid_size", "grid_extent", "image_grid_size", "image_curve_size")}
 
 
 def jacobian_maps_into_3d():

@@ -239,7 +239,7 @@ def test_sampler_is_the_same_for_any_thread_count_and_prefix_stable():
 def test_figure_grids_hold_the_closed_form_volume_and_the_toy_image():
     from figureflow.jacobian.measure import figure_grids
 
-    arrays = figure_grids(builtin_map("toy"), 9, 2.0, image_size=5)
+    arrays = figure_grids(builtin_map("toy"), 9, 2.0, image_grid_size=5, image_curve_size=50)
     axis = np.linspace(-2.0, 2.0, 9)
     np.testing.assert_array_equal(arrays["axis"], axis)
     z1, z2 = np.meshgrid(axis, axis)  # rows: z2
@@ -252,12 +252,17 @@ def test_figure_grids_hold_the_closed_form_volume_and_the_toy_image():
     np.testing.assert_allclose(arrays["image_volume"], u1**2 + u2**2, rtol=1e-13, atol=1e-15)
 
 
-def test_figure_grids_of_a_curve_and_without_an_image():
+def test_figure_grids_of_a_curve_and_of_a_map_into_4d():
     from figureflow.jacobian.measure import figure_grids
 
-    arrays = figure_grids(builtin_map("helix", {"c": 0.5}), 7, 3.0)
-    assert set(arrays) == {"latent_dim", "axis", "volume"} and arrays["volume"].shape == (7,)
-    np.testing.assert_allclose(arrays["volume"], np.sqrt(1.25), rtol=1e-14)
+    helix = figure_grids(builtin_map("helix", {"c": 0.5}), 7, 3.0, image_grid_size=5, image_curve_size=11)
+    assert helix["volume"].shape == (7,) and helix["image_points"].shape == (11, 3)  # a curve: image_curve_size
+    np.testing.assert_allclose(helix["volume"], np.sqrt(1.25), rtol=1e-14)
+    t = np.linspace(-3.0, 3.0, 11)
+    np.testing.assert_allclose(helix["image_points"], np.stack([np.cos(t), np.sin(t), 0.5 * t], axis=-1), rtol=1e-14, atol=1e-15)
+    # a map into 4-D has no image to draw
+    linear = figure_grids(builtin_map("linear", {"matrix": [[1, 0], [0, 1], [1, 1], [2, 0]]}), 5, 1.0)
+    assert set(linear) == {"latent_dim", "axis", "volume"}
 
 
 def test_rqmc_sample_sizes_are_checked_against_the_scrambles():

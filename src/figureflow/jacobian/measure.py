@@ -435,18 +435,25 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0, n_threa
 
 
 def figure_grids(
-    latent: LatentMap, grid_size: int, extent: float, image_size: int | None = None, n_threads: int | None = None
+    latent: LatentMap,
+    grid_size: int,
+    extent: float,
+    image_grid_size: int = 61,
+    image_curve_size: int = 241,
+    n_threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """What the Jacobian figures draw, computed once (:func:`latent_grid`), as named arrays.
 
     * ``latent_dim``: ``d`` (a 0-d array);
     * ``axis``, ``volume``: the ``grid_size``-point grid over ``[-extent, extent]`` and ``D`` on it;
-    * with ``image_size`` (maps into 3-D data space): ``image_axis``, ``image_volume`` and
-      ``image_points``, the ``image_size``-point grid, ``D`` on it and its image ``x(z)``.
+    * for a map into 3-D data space (its image can be drawn): ``image_axis``, ``image_volume``
+      and ``image_points``, a grid of ``image_grid_size`` points per axis (a surface) or, for
+      ``d = 1``, of ``image_curve_size`` points (a curve), ``D`` on it and its image ``x(z)``.
     """
     axis, volume, _ = latent_grid(latent, grid_size, extent, n_threads)
     arrays = {"latent_dim": np.array(latent.d), "axis": axis, "volume": volume}
-    if image_size is not None:
-        image_axis, image_volume, points = latent_grid(latent, image_size, extent, n_threads)
+    if latent.D == 3:
+        size = image_curve_size if latent.d == 1 else image_grid_size
+        image_axis, image_volume, points = latent_grid(latent, size, extent, n_threads)
         arrays.update(image_axis=image_axis, image_volume=image_volume, image_points=points)
     return arrays

@@ -1,0 +1,139 @@
+"""Aging magnitudes: exact OT against references and closed forms, unbiased sampling, planted shifts."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from figureflow.aging import (
+    aging_bootstraps,
+    draw_samples,
+    emd_distance_pot,
+    exact_ot_distance,
+    ot_distance,
+    sample_size,
+    summarize_bootstraps,
+)
+from figureflow.seeding import seed_sequence
+
+
+def pair(n=200, d=5, shift=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + shift
+
+
+@pytest.mark.parametrize("n, d", [(50, 2), (300, 30), (500, 10)])
+def test_exact_distance_equals_pots_network_simplex(n, d):
+    X, Y = pair(n, d, 0.3, seed=n)
+    assert exact_ot_distance(X, Y) == pytest.approx(emd_distance_pot(X, Y), rel=1e-9)
+
+
+def test_exact_distance_is_the_best_of_all_assignments():
+    X, Y = pair(6, 3, 1.0, seed=3)
+    cost = np.linalg.norm(X[:, None] - Y[None], axis=-1)
+    best = min(cost[np.arange(6), list(p)].mean() for p in itertools.permutations(range(6)))
+    assert exact_ot_distance(X, Y) == pytest.approx(best, rel=1e-12)
+
+
+def test_one_dimensional_distance_matches_sorted_samples():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=400), rng.exponential(size=400)
+    # in 1-D the optimal plan matches order statistics: W1 = mean |x_(i) - y_(i)|
+    assert exact_ot_distance(x[:, None], y[:, None]) == pytest.approx(np.abs(np.sort(x) - np.sort(y)).mean(), rel=1e-12)
+
+
+def test_pot_solver_retries_with_a_higher_limit_and_never_returns_early():
+    X, Y = pair(60, 3, 0.5, seed=2)
+    exact = exact_ot_distance(X, Y)
+    assert emd_distance_pot(X, Y, max_iter=10, max_tries=4) == pytest.approx(exact, rel=1e-9)  # 10 -> 10^4 iterations
+    with pytest.raises(RuntimeError, match="stopped before optimality"):
+        emd_distance_pot(X, Y, max_iter=10, max_tries=1)
+
+
+def test_approximate_metrics_keep_their_known_order_to_the_exact_distance():
+    X, Y = pair(150, 4, 0.8, seed=4)
+    exact = exact_ot_distance(X, Y)
+    # a Sinkhorn plan is feasible, so its transport cost is at least the optimum
+    assert ot_distance(X, Y, "sinkhorn") >= exact * (1 - 1e-9)
+    # projections are 1-Lipschitz: every projected W1 is at most W1, so their mean is too
+    assert ot_distance(X, Y, "sliced", np.random.default_rng(0)) <= exact
+    cross, xx, yy = (np.linalg.norm(A[:, None] - B[None], axis=-1).mean() for A, B in ((X, Y), (X, X), (Y, Y)))
+    assert ot_distance(X, Y, "energy") == pytest.approx(2 * cross - xx - yy, rel=1e-12)
+    with pytest.raises(ValueError, match="unknown metric 'l2'"):
+        ot_distance(X, Y, "l2")
+
+
+def test_sample_sizes_follow_each_sampling_rule():
+    assert sample_size(2000, 1500, 500, "disjoint") == 500
+    assert sample_size(2000, 601, 500, "disjoint") == 300  # two disjoint samples of the smaller group
+    assert sample_size(2000, 1500, 500, "reference") == 500
+    assert sample_size(2000, 400, 500, "reference") == 320  # 0.8 x the smaller group, as published
+
+
+def test_disjoint_samples_share_no_cell_and_reference_samples_overlap():
+    rng = np.random.default_rng(5)
+    s = draw_samples(300, 250, 120, rng, "disjoint")
+    assert all(len(x) == 120 for x in (s.young_a, s.young_b, s.old_a, s.old_b))
+    assert not set(s.young_a) & set(s.young_b) and not set(s.old_a) & set(s.old_b)
+    r = draw_samples(300, 250, 200, rng, "reference")
+    assert len(set(r.old_a) & set(r.old_b)) > 0  # 200 of 250 twice: they must share cells
+    with pytest.raises(ValueError, match="two disjoint samples of 130 cells need 260 cells per group, found 300 young and 250 old"):
+        draw_samples(300, 250, 130, rng, "disjoint")
+
+
+def test_bootstraps_are_the_same_for_any_thread_count_and_prefix_stable():
+    young, old = pair(300, 5, 0.5, seed=6)
+    stream = seed_sequence(3, "aging_magnitudes", {"dataset": "d", "cell_type": "T"})
+    one = aging_bootstraps(young, old, stream, 12, 100, n_threads=1)
+    two = aging_bootstraps(young, old, stream, 12, 100, n_threads=2)
+    assert one.equals(two)
+    shorter = aging_bootstraps(young, old, stream, 5, 100, n_threads=2)
+    assert shorter.equals(one.iloc[:5])  # bootstrap b depends on b only
+    np.testing.assert_array_equal(one["magnitude"], one["old_young"] / np.maximum(one["null_young"], one["null_old"]))
+    assert list(one.columns) == ["bootstrap", "n_per_sample", "old_young", "null_young", "null_old", "magnitude"]
+
+
+def test_too_few_cells_for_a_sample_is_an_error_not_a_number():
+    with pytest.raises(ValueError, match="too few cells for one sample: 1 young and 40 old"):
+        aging_bootstraps(np.zeros((1, 3)), np.zeros((40, 3)), seed_sequence(0, "t"), 3, 10)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Eight cell types in a 5-D embedding; old cells shifted by a planted amount (two types by 0)."""
+    shifts = np.array([0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
+    rng = np.random.default_rng(11)
+    types = []
+    for k, shift in enumerate(shifts):
+        direction = rng.normal(size=5)
+        direction /= np.linalg.norm(direction)
+        young = rng.normal(size=(600, 5)) * (1 + 0.1 * k)
+        old = rng.normal(size=(500, 5)) * (1 + 0.1 * k) + shift * direction
+        types.append((young, old))
+    return shifts, types
+
+
+def magnitudes(planted, sampling):
+    shifts, types = planted
+    out = []
+    for k, (young, old) in enumerate(types):
+        stream = seed_sequence(7, "aging_magnitudes", {"dataset": "sim", "cell_type": f"T{k}"})
+        out.append(summarize_bootstraps(aging_bootstraps(young, old, stream, 20, 200, sampling=sampling, n_threads=2)))
+    return out
+
+
+def test_magnitudes_follow_the_planted_shifts_and_unchanged_types_score_one(planted):
+    shifts, _ = planted
+    result = magnitudes(planted, "disjoint")
+    m = np.array([r["magnitude"] for r in result])
+    assert spearmanr(m, shifts).statistic >= 0.9
+    assert np.all(m[shifts == 0] <= 1.1) and np.all(m[shifts == 0] >= 0.9)
+    assert all(r["ci_low"] <= r["magnitude"] <= r["ci_high"] for r in result)
+
+
+def test_reference_sampling_inflates_unchanged_types_above_one(planted):
+    shifts, _ = planted
+    m = np.array([r["magnitude"] for r in magnitudes(planted, "reference")])
+    # overlapping null samples share cells that match at zero cost: the null shrinks
+    assert np.all(m[shifts == 0] > 1.2)

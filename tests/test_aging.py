@@ -7,14 +7,18 @@ import pytest
 from scipy.stats import spearmanr
 
 from figureflow.aging import (
+    MAGNITUDE_COLUMNS,
     aging_bootstraps,
+    cell_type_magnitude,
     draw_samples,
     emd_distance_pot,
+    embedding_by_age,
     exact_ot_distance,
     ot_distance,
     sample_size,
     summarize_bootstraps,
 )
+from figureflow.io import InputError
 from figureflow.seeding import seed_sequence
 
 
@@ -137,3 +141,56 @@ def test_reference_sampling_inflates_unchanged_types_above_one(planted):
     m = np.array([r["magnitude"] for r in magnitudes(planted, "reference")])
     # overlapping null samples share cells that match at zero cost: the null shrinks
     assert np.all(m[shifts == 0] > 1.2)
+
+
+# ---------------------------------------------------------------- one cell type of a dataset
+
+
+@pytest.fixture
+def atlas():
+    import anndata as ad
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    cell_type = np.repeat(["B", "T", "rare"], [300, 400, 30])
+    age = np.where(rng.random(cell_type.size) < 0.5, "young", "old")
+    age[cell_type == "rare"] = ["old"] * 25 + ["young"] * 5
+    X = rng.normal(size=(cell_type.size, 8))
+    X[(cell_type == "T") & (age == "old"), 0] += 3.0
+    obs = pd.DataFrame({"cell_type": cell_type, "age": pd.Categorical(age, categories=["young", "old"])})
+    obs.index = obs.index.astype(str)
+    return ad.AnnData(obs=obs, obsm={"X_pca": X})
+
+
+def test_embedding_by_age_takes_the_cell_types_young_and_old_rows(atlas):
+    young, old = embedding_by_age(atlas, "a", "T", n_dims=5)
+    chosen = atlas.obs["cell_type"] == "T"
+    assert young.shape == (int((chosen & (atlas.obs["age"] == "young")).sum()), 5)
+    np.testing.assert_array_equal(old, atlas.obsm["X_pca"][(chosen & (atlas.obs["age"] == "old")).to_numpy(), :5])
+
+
+def test_a_changed_type_scores_above_an_unchanged_one_and_a_rare_type_gets_a_status(atlas):
+    rows = {}
+    for cell_type in ("B", "T", "rare"):
+        young, old = embedding_by_age(atlas, "a", cell_type)
+        rows[cell_type], boot = cell_type_magnitude(young, old, cell_type, seed_sequence(1, "t", {"cell_type": cell_type}), 10, 100, min_cells=20)
+    assert rows["B"]["status"] == "ok" and 0.9 <= rows["B"]["magnitude"] <= 1.1
+    assert rows["T"]["magnitude"] > 1.4  # old T cells moved by 3 sd along one of 8 axes
+    assert rows["rare"]["status"] == "skipped: 5 young cells, fewer than min_cells (20)"
+    assert np.isnan(rows["rare"]["magnitude"]) and (rows["rare"]["n_young"], rows["rare"]["n_old"]) == (5, 25)
+    assert list(rows["B"]) == MAGNITUDE_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.obsm.pop("X_pca"), r"dataset 'a' has no obsm\['X_pca'\] \(aging.embedding\); its obsm keys are \[\]"),
+        (lambda a: a.obsm["X_pca"].__setitem__((7, 2), np.nan), r"obsm\['X_pca'\] has NaN or infinite values in 1 cell\(s\), e.g. row 7"),
+        (lambda a: a.obs.__setitem__("age", "young"), r"dataset 'a' has no old cells at all \(obs 'age'\)"),
+        (lambda a: a.obs.drop(columns="age", inplace=True), r"dataset 'a' has no obs column 'age'"),
+    ],
+)
+def test_bad_datasets_are_named_with_the_key_to_fix(atlas, change, message):
+    change(atlas)
+    with pytest.raises(InputError, match=message):
+        embedding_by_age(atlas, "a", "T")

@@ -55,6 +55,9 @@ __all__ = [
     "Samples",
     "aging_bootstraps",
     "summarize_bootstraps",
+    "MAGNITUDE_COLUMNS",
+    "embedding_by_age",
+    "cell_type_magnitude",
 ]
 
 METRICS = ("emd", "sinkhorn", "sliced", "energy")
@@ -264,3 +267,81 @@ def summarize_bootstraps(bootstraps: pd.DataFrame, level: float = 0.95) -> dict:
         "null_young": float(bootstraps["null_young"].mean()),
         "null_old": float(bootstraps["null_old"].mean()),
     }
+
+
+#: the columns of ``magnitudes.tsv``, one row per cell type
+MAGNITUDE_COLUMNS = [
+    "cell_type", "n_young", "n_old", "n_per_sample", "magnitude", "ci_low", "ci_high",
+    "old_young", "null_young", "null_old", "status",
+]
+
+
+def embedding_by_age(adata, dataset: str, cell_type: str, embedding: str = "X_pca", n_dims: int | None = None):
+    """The embedding rows of one cell type's young and old cells: ``(young, old)`` arrays.
+
+    Reads ``obs["cell_type"]`` and ``obs["age"]`` (``young``/``old``, as ingestion and simulation
+    write them) and ``obsm[embedding]``, its first ``n_dims`` columns (all when None).
+
+    Raises
+    ------
+    InputError
+        Naming the dataset and key: a missing ``obsm`` key or obs column, too few embedding
+        dimensions, NaN or infinite values in the embedding, no young or no old cells at all in
+        the dataset, or an unknown cell type.
+    """
+    where = f"dataset '{dataset}'"
+    if embedding not in adata.obsm:
+        raise InputError(f"{where} has no obsm['{embedding}'] (aging.embedding); its obsm keys are {sorted(adata.obsm)}")
+    for column in ("cell_type", "age"):
+        if column not in adata.obs:
+            raise InputError(f"{where} has no obs column '{column}': the aging analysis needs cell types and young/old ages")
+    X = np.asarray(adata.obsm[embedding], dtype=float)
+    if n_dims is not None:
+        if X.shape[1] < n_dims:
+            raise InputError(f"{where}: obsm['{embedding}'] has {X.shape[1]} dimensions, aging.n_dims asks for {n_dims}")
+        X = X[:, :n_dims]
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise InputError(f"{where}: obsm['{embedding}'] has NaN or infinite values in {int(bad.sum())} cell(s), e.g. row {int(np.flatnonzero(bad)[0])}")
+    age = adata.obs["age"].astype(str).to_numpy()
+    for label in ("young", "old"):
+        if not (age == label).any():
+            raise InputError(f"{where} has no {label} cells at all (obs 'age'); set the dataset's young and old labels")
+    types = adata.obs["cell_type"].astype(str).to_numpy()
+    if cell_type not in set(types):
+        raise InputError(f"{where} has no cell type '{cell_type}'")
+    chosen = types == cell_type
+    return X[chosen & (age == "young")], X[chosen & (age == "old")]
+
+
+def cell_type_magnitude(
+    young: np.ndarray,
+    old: np.ndarray,
+    cell_type: str,
+    stream: np.random.SeedSequence,
+    n_bootstraps: int = 100,
+    n_per_sample: int = 500,
+    metric: str = "emd",
+    sampling: str = "disjoint",
+    min_cells: int = 20,
+    n_threads: int = 1,
+) -> tuple[dict, pd.DataFrame]:
+    """One cell type's row of ``magnitudes.tsv`` (:data:`MAGNITUDE_COLUMNS`) and its bootstraps.
+
+    A cell type with fewer than ``min_cells`` young or old cells, or too few for a sample, gets
+    no number: its ``status`` says why, and the bootstrap table is empty. Otherwise ``status``
+    is ``ok``.
+    """
+    row = dict.fromkeys(MAGNITUDE_COLUMNS, np.nan)
+    row.update(cell_type=cell_type, n_young=len(young), n_old=len(old))
+    empty = pd.DataFrame(columns=["cell_type", "bootstrap", "n_per_sample", "old_young", "null_young", "null_old", "magnitude"])
+    small = [f"{len(g)} {name}" for name, g in (("young", young), ("old", old)) if len(g) < min_cells]
+    n = sample_size(len(young), len(old), n_per_sample, sampling)
+    if small or n < 1:
+        what = " and ".join(small) if small else f"{len(young)} young and {len(old)} old"
+        row["status"] = f"skipped: {what} cells, fewer than min_cells ({min_cells})" if small else f"skipped: {what} cells are too few for one sample"
+        return row, empty
+    boot = aging_bootstraps(young, old, stream, n_bootstraps, n_per_sample, metric, sampling, n_threads)
+    row.update(summarize_bootstraps(boot), status="ok")
+    boot.insert(0, "cell_type", cell_type)
+    return row, boot

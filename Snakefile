@@ -19,6 +19,7 @@ wildcard_constraints:
     dataset=NAME_PATTERN,
     graph=NAME_PATTERN,
     map=NAME_PATTERN,
+    cell_type=NAME_PATTERN,
 
 
 
@@ -33,6 +34,7 @@ report: "report/workflow.rst"
 include: "rules/data.smk"
 include: "rules/signal_flow.smk"
 include: "rules/jacobian.smk"
+include: "rules/aging.smk"
 
 
 rule all:

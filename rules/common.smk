@@ -10,6 +10,7 @@ import numpy as np
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import _figureflow_src  # noqa: F401
 
+from figureflow.aging import aging_datasets
 from figureflow.config import computed_node_columns, preflight
 from figureflow.data.checks import ingested, simulated
 from figureflow.signal_flow import signal_flow_graphs
@@ -176,6 +177,20 @@ def signal_flow_mem_mb(wildcards, input):
     return int(max(2000, 1000 + 60 * input.size_mb))
 
 
+def aging_cell_type_name(wildcards):
+    """The cell type behind a {cell_type} wildcard (a file-name-safe form of its name)."""
+    return FACTS["aging"][wildcards.dataset][wildcards.cell_type]
+
+
+def aging_cell_type_files(kind):
+    """An input function: every cell type's per-type table of one dataset (kind: magnitude, bootstraps)."""
+
+    def files(wildcards):
+        return [f"results/aging/{wildcards.dataset}/cell_types/{slug}.{kind}.tsv" for slug in FACTS["aging"][wildcards.dataset]]
+
+    return files
+
+
 # ---------------------------------------------------------------- targets
 # Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
 
@@ -215,6 +230,13 @@ def jacobian_targets():
     )
 
 
+def aging_targets():
+    datasets = list(FACTS["aging"])
+    return expand(
+        ["results/aging/{dataset}/magnitudes.tsv", "results/aging/{dataset}/bootstraps.tsv"], dataset=datasets
+    ) + figure_targets("results/figures/aging/{dataset}.{figure}", dataset=datasets, figure=["magnitudes", "transport_plan"])
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets() + jacobian_targets()
+    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets()

@@ -3,20 +3,29 @@
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
 from figureflow.aging import (
     MAGNITUDE_COLUMNS,
     aging_bootstraps,
+    aging_datasets,
     cell_type_magnitude,
+    cell_type_wildcards,
+    check_config,
+    dataset_magnitudes,
     draw_samples,
     emd_distance_pot,
     embedding_by_age,
     exact_ot_distance,
+    gather_magnitudes,
     ot_distance,
+    planted_shifts,
     sample_size,
+    strongest_cell_type,
     summarize_bootstraps,
+    transport_plan,
 )
 from figureflow.io import InputError
 from figureflow.seeding import seed_sequence
@@ -149,7 +158,6 @@ def test_reference_sampling_inflates_unchanged_types_above_one(planted):
 @pytest.fixture
 def atlas():
     import anndata as ad
-    import pandas as pd
 
     rng = np.random.default_rng(2)
     cell_type = np.repeat(["B", "T", "rare"], [300, 400, 30])
@@ -194,3 +202,82 @@ def test_bad_datasets_are_named_with_the_key_to_fix(atlas, change, message):
     change(atlas)
     with pytest.raises(InputError, match=message):
         embedding_by_age(atlas, "a", "T")
+
+
+# ---------------------------------------------------------------- planted truth through the data layer
+
+
+@pytest.fixture(scope="module")
+def simulated_atlas():
+    """Eight simulated cell types with planted shifts (two of them 0), preprocessed with scanpy (10 PCs)."""
+    from figureflow.data.preprocess import preprocess
+    from figureflow.data.scrna import simulate_scrna
+
+    shifts = [0.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+    adata = simulate_scrna(seed_sequence(1, "sim"), n_cells=8000, n_genes=2000, n_cell_types=8, aging_shift=shifts)
+    return np.array(shifts), preprocess(adata, n_top_genes=1000, n_pcs=10, umap=False, random_state=0)
+
+
+def test_magnitudes_on_simulated_counts_rank_the_planted_shifts(simulated_atlas):
+    shifts, adata = simulated_atlas
+    table, bootstraps = dataset_magnitudes(adata, "sim", 1, {"bootstraps": 20, "n_per_sample": 300}, n_threads=2)
+    assert (table["status"] == "ok").all() and len(bootstraps) == 8 * 20
+    m = table["magnitude"].to_numpy()
+    assert spearmanr(m, shifts).statistic >= 0.9
+    assert np.all(m[shifts == 0] <= 1.1)
+    reference, _ = dataset_magnitudes(adata, "sim", 1, {"bootstraps": 20, "n_per_sample": 300, "sampling": "reference"}, n_threads=2)
+    # the published overlapping draws: unchanged types score far above 1
+    assert np.all(reference["magnitude"].to_numpy()[shifts == 0] > 1.5)
+
+
+def test_one_call_over_all_cell_types_equals_one_call_per_cell_type(simulated_atlas):
+    _, adata = simulated_atlas
+    options = {"bootstraps": 5, "n_per_sample": 60, "n_dims": 5}
+    together, boot_together = dataset_magnitudes(adata, "sim", 3, options)
+    apart = [dataset_magnitudes(adata, "sim", 3, options, cell_types=[t], n_threads=2) for t in together["cell_type"]]
+    assert together.equals(pd.concat([a for a, _ in apart], ignore_index=True))
+    assert boot_together.equals(pd.concat([b for _, b in apart], ignore_index=True))
+
+
+def test_planted_shifts_and_the_strongest_type_are_read_back(simulated_atlas):
+    shifts, adata = simulated_atlas
+    planted = planted_shifts(adata)
+    assert planted == {f"type_{t}": s for t, s in enumerate(shifts)}
+    rows = pd.DataFrame({c: [np.nan] * 3 for c in MAGNITUDE_COLUMNS})
+    rows["cell_type"], rows["magnitude"], rows["status"] = ["type_0", "type_5", "type_7"], [1.0, 3.0, np.nan], ["ok", "ok", "skipped: few"]
+    table = gather_magnitudes([rows.iloc[[i]] for i in range(3)], planted)
+    assert table["planted_shift"].tolist() == [0.0, 8.0, 12.0]
+    assert strongest_cell_type(table) == "type_5"  # type_7 has no magnitude
+
+
+def test_transport_plan_is_bootstrap_zeros_optimal_matching():
+    young, old = pair(120, 3, 1.0, seed=9)
+    stream = seed_sequence(2, "t")
+    plan = transport_plan(young, old, stream, n_per_sample=40)
+    assert plan["young"].shape == plan["old"].shape == (40, 3) and sorted(plan["match"]) == list(range(40))
+    mean_cost = np.linalg.norm(plan["old"] - plan["young"][plan["match"]], axis=1).mean()
+    first = aging_bootstraps(young, old, stream, 1, 40)
+    assert mean_cost == pytest.approx(first["old_young"].iloc[0], rel=1e-12)
+    # the 2-D view: the pooled sample's own principal axes, centred, variance in decreasing order
+    flat = np.vstack([plan["young_2d"], plan["old_2d"]])
+    np.testing.assert_allclose(flat.mean(axis=0), 0, atol=1e-12)
+    pooled = np.vstack([plan["young"], plan["old"]])
+    top = np.linalg.eigvalsh(np.cov(pooled.T))[::-1][:2]
+    np.testing.assert_allclose(np.var(flat, axis=0, ddof=1), top, rtol=1e-10)
+
+
+def test_cell_type_wildcards_are_file_safe_and_unique():
+    assert cell_type_wildcards(["CD4+ T cell", "CD4/ T cell", "CD8- T", " B ", "?"]) == {
+        "CD4_T_cell": "CD4+ T cell", "CD4_T_cell_2": "CD4/ T cell", "CD8-_T": "CD8- T", "B": " B ", "cell_type": "?",
+    }
+
+
+def test_aging_datasets_default_to_those_that_know_their_ages_and_bad_names_are_refused():
+    config = {"datasets": {"sim": {"simulate": {}}, "atlas": {"h5ad": "a.h5ad", "young": ["3m"], "old": ["24m"]}, "plain": {"h5ad": "p.h5ad"}}}
+    facts = {"datasets": {"sim": {"cell_types": ["type_0"], "ages": True}, "atlas": {"cell_types": ["B cell"], "ages": True}, "plain": {"cell_types": ["x"], "ages": False}}}
+    assert aging_datasets(config) == ["sim", "atlas"]
+    assert check_config(config, facts) == {"sim": {"type_0": "type_0"}, "atlas": {"B_cell": "B cell"}}
+    with pytest.raises(InputError, match=r"aging.datasets names 'plain', whose young and old cells are unknown; set datasets.plain.young"):
+        check_config(dict(config, aging={"datasets": ["plain"]}), facts)
+    with pytest.raises(InputError, match=r"aging.datasets names 'nope', which is not in datasets; datasets are 'sim', 'atlas', 'plain'"):
+        check_config(dict(config, aging={"datasets": ["nope"]}), facts)

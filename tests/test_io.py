@@ -167,3 +167,14 @@ def test_carried_columns_never_replace_computed_ones():
     assert out.columns.tolist() == ["node", "z", "class"] and out["z"].tolist() == [1.0, -1.0]
     with pytest.raises(ValueError, match=r"column\(s\) 'z' have the name of a column figureflow computes"):
         carry_columns(computed, pd.DataFrame({"node": ["a", "b"], "z": [5.0, 6.0]}))
+
+
+def test_read_table_gives_back_every_float_exactly_and_only_empty_cells_as_na(tmp_path):
+    from figureflow.io import read_table, write_table
+
+    values = np.random.default_rng(0).random(2000) * 10.0 ** np.random.default_rng(1).integers(-8, 8, 2000)
+    frame = pd.DataFrame({"cell_type": ["NA", "B"] * 1000, "x": values, "y": [np.nan, 1.5] * 1000})
+    write_table(frame, tmp_path / "t.tsv")
+    back = read_table(tmp_path / "t.tsv")
+    np.testing.assert_array_equal(back["x"].to_numpy(), values)  # bit for bit
+    assert back["cell_type"].tolist()[:2] == ["NA", "B"] and back["y"].isna().sum() == 1000

@@ -30,6 +30,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     for rule, count in [
         ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
+        ("aging_cell_type", 8), ("aging_magnitudes", 1), ("plot_aging", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -61,6 +62,12 @@ EXPECTED_TABLES = [
     "results/signal_flow/tiny_edges/summary.tsv",
     "results/jacobian/toy/estimates.tsv",
     "results/jacobian/swirl/estimates.tsv",
+    "results/aging/tiny_sim/magnitudes.tsv",
+    "results/aging/tiny_sim/bootstraps.tsv",
+    "results/aging/tiny_h5ad/magnitudes.tsv",
+    "results/aging/tiny_h5ad/bootstraps.tsv",
+    *[f"results/aging/tiny_sim/cell_types/type_{t}.{kind}.tsv" for t in range(3) for kind in ("magnitude", "bootstraps")],
+    *[f"results/aging/tiny_h5ad/cell_types/{t}.{kind}.tsv" for t in ("B", "NK", "T") for kind in ("magnitude", "bootstraps")],
 ]
 # wall times differ from run to run; every other value must be identical
 TIMING_COLUMNS = ["seconds"]
@@ -78,6 +85,27 @@ def test_tiny_run_makes_every_table_and_figure(runs):
     for name in ("toy.error_vs_n", "toy.volume", "toy.image", "swirl.error_vs_n", "swirl.volume", "swirl.image"):
         for suffix in (".png", ".pdf"):
             assert (workdir / "results/figures/jacobian" / f"{name}{suffix}").stat().st_size > 1000
+
+
+def test_aging_jobs_per_cell_type_give_the_tables_of_one_call_over_all(runs, tmp_path):
+    from figureflow.aging import dataset_magnitudes, gather_magnitudes, planted_shifts
+    from figureflow.io import write_table
+
+    workdir = runs["2"]
+    adata = ad.read_h5ad(workdir / "results/processed/tiny_sim.h5ad")
+    options = {"n_per_sample": 50, "bootstraps": 10, "n_dims": 5}
+    magnitudes, bootstraps = dataset_magnitudes(adata, "tiny_sim", 7, options, n_threads=1)
+    write_table(gather_magnitudes([magnitudes], planted_shifts(adata)), tmp_path / "m.tsv")
+    write_table(bootstraps, tmp_path / "b.tsv")
+    # byte for byte, timing aside: there is no timing column
+    assert (tmp_path / "m.tsv").read_bytes() == (workdir / "results/aging/tiny_sim/magnitudes.tsv").read_bytes()
+    assert (tmp_path / "b.tsv").read_bytes() == (workdir / "results/aging/tiny_sim/bootstraps.tsv").read_bytes()
+    table = pd.read_csv(workdir / "results/aging/tiny_sim/magnitudes.tsv", sep="\t")
+    assert table["planted_shift"].tolist() == [0.0, 1.0, 2.0] and (table["status"] == "ok").all()
+    skipped = pd.read_csv(workdir / "results/aging/tiny_h5ad/magnitudes.tsv", sep="\t")
+    assert skipped["status"].str.startswith("skipped:").all() and skipped["magnitude"].isna().all()
+    for name in ("tiny_sim.magnitudes", "tiny_sim.transport_plan", "tiny_h5ad.magnitudes", "tiny_h5ad.transport_plan"):
+        assert (workdir / f"results/figures/aging/{name}.png").stat().st_size > 1000
 
 
 def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):

@@ -43,8 +43,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from threadpoolctl import threadpool_limits
 
-from figureflow.io import InputError
-from figureflow.seeding import spawn_generators
+from figureflow.io import InputError, describe
+from figureflow.seeding import seed_sequence, spawn_generators
 
 __all__ = [
     "METRICS",
@@ -58,8 +58,18 @@ __all__ = [
     "aging_bootstraps",
     "summarize_bootstraps",
     "MAGNITUDE_COLUMNS",
+    "BOOTSTRAP_COLUMNS",
     "embedding_by_age",
     "cell_type_magnitude",
+    "dataset_magnitudes",
+    "transport_plan",
+    "planted_shifts",
+    "gather_magnitudes",
+    "gather_bootstraps",
+    "strongest_cell_type",
+    "cell_type_wildcards",
+    "aging_datasets",
+    "check_config",
 ]
 
 METRICS = ("emd", "sinkhorn", "sliced", "energy")
@@ -279,6 +289,10 @@ MAGNITUDE_COLUMNS = [
 ]
 
 
+#: the columns of ``bootstraps.tsv``, one row per (cell type, bootstrap)
+BOOTSTRAP_COLUMNS = ["cell_type", "bootstrap", "n_per_sample", "old_young", "null_young", "null_old", "magnitude"]
+
+
 def embedding_by_age(adata, dataset: str, cell_type: str, embedding: str = "X_pca", n_dims: int | None = None):
     """The embedding rows of one cell type's young and old cells: ``(young, old)`` arrays.
 
@@ -337,7 +351,7 @@ def cell_type_magnitude(
     """
     row = dict.fromkeys(MAGNITUDE_COLUMNS, np.nan)
     row.update(cell_type=cell_type, n_young=len(young), n_old=len(old))
-    empty = pd.DataFrame(columns=["cell_type", "bootstrap", "n_per_sample", "old_young", "null_young", "null_old", "magnitude"])
+    empty = pd.DataFrame(columns=BOOTSTRAP_COLUMNS)
     small = [f"{len(g)} {name}" for name, g in (("young", young), ("old", old)) if len(g) < min_cells]
     n = sample_size(len(young), len(old), n_per_sample, sampling)
     if small or n < 1:
@@ -348,3 +362,140 @@ def cell_type_magnitude(
     row.update(summarize_bootstraps(boot), status="ok")
     boot.insert(0, "cell_type", cell_type)
     return row, boot
+
+
+def _options(options: dict | None) -> dict:
+    defaults = {"metric": "emd", "sampling": "disjoint", "n_per_sample": 500, "bootstraps": 100, "embedding": "X_pca", "n_dims": None, "min_cells": 20}
+    return {**defaults, **(options or {})}
+
+
+def cell_type_stream(seed: int, dataset: str, cell_type: str) -> np.random.SeedSequence:
+    """The stream of one cell type's bootstraps: keyed by dataset and cell type (never by job)."""
+    return seed_sequence(seed, "aging_magnitudes", {"dataset": dataset, "cell_type": cell_type})
+
+
+def dataset_magnitudes(adata, dataset: str, seed: int, options: dict | None = None, cell_types=None, n_threads: int = 1):
+    """Magnitudes and bootstraps of ``cell_types`` (default: every cell type) of one dataset.
+
+    ``options`` are the ``aging`` section's (``metric``, ``sampling``, ``n_per_sample``,
+    ``bootstraps``, ``embedding``, ``n_dims``, ``min_cells``). Each cell type's numbers depend only
+    on the seed, the dataset, the cell type and the options, so one call over all cell types and
+    one call per cell type give the same tables.
+
+    Returns
+    -------
+    magnitudes : DataFrame with :data:`MAGNITUDE_COLUMNS`, one row per cell type, in the order given
+    bootstraps : DataFrame, one row per (cell type, bootstrap)
+    """
+    o = _options(options)
+    if cell_types is None:
+        cell_types = sorted(adata.obs["cell_type"].dropna().astype(str).unique())
+    rows, boots = [], []
+    for cell_type in cell_types:
+        young, old = embedding_by_age(adata, dataset, cell_type, o["embedding"], o["n_dims"])
+        row, boot = cell_type_magnitude(
+            young, old, cell_type, cell_type_stream(seed, dataset, cell_type), o["bootstraps"], o["n_per_sample"],
+            o["metric"], o["sampling"], o["min_cells"], n_threads,
+        )
+        rows.append(row)
+        boots.append(boot)
+    magnitudes = pd.DataFrame(rows, columns=MAGNITUDE_COLUMNS)
+    return magnitudes, gather_bootstraps(boots)
+
+
+def transport_plan(young: np.ndarray, old: np.ndarray, stream: np.random.SeedSequence, n_per_sample: int = 500, sampling: str = "disjoint") -> dict:
+    """The optimal matching of bootstrap 0's old and young samples, for drawing.
+
+    Returns ``{"young": (n, d), "old": (n, d), "match": (n,), "young_2d": (n, 2), "old_2d": (n, 2)}``:
+    old cell ``i`` of the sample is transported to young cell ``match[i]`` (the mean matched
+    distance is bootstrap 0's ``old_young``); ``*_2d`` are both samples on the first two principal
+    axes of the pooled sample (its own PCA), where a change with age shows if it is the sample's
+    main variation.
+    """
+    n = sample_size(len(young), len(old), n_per_sample, sampling)
+    s = draw_samples(len(young), len(old), n, spawn_generators(stream, 1)[0], sampling)
+    Y, O = young[s.young_a], old[s.old_a]
+    _, match = linear_sum_assignment(cdist(O, Y))
+    pooled = np.vstack([Y, O])
+    center = pooled.mean(axis=0)
+    _, _, axes = np.linalg.svd(pooled - center, full_matrices=False)
+    axes = axes[:2] * np.sign(axes[:2, :1] + (axes[:2, :1] == 0))  # a fixed sign per axis
+    return {"young": Y, "old": O, "match": match, "young_2d": (Y - center) @ axes.T, "old_2d": (O - center) @ axes.T}
+
+
+def cell_type_wildcards(cell_types) -> dict[str, str]:
+    """``{wildcard: cell type}``: a file-name-safe name for each cell type (``CD4+ T`` -> ``CD4_T``),
+    made unique with a numeric suffix where two names would collide."""
+    import re
+
+    out = {}
+    for name in cell_types:
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_-") or "cell_type"
+        candidate, k = slug, 2
+        while candidate in out:
+            candidate, k = f"{slug}_{k}", k + 1
+        out[candidate] = str(name)
+    return out
+
+
+def aging_datasets(config) -> list[str]:
+    """Datasets the aging analysis runs on: ``aging.datasets``, or every dataset that knows its young
+    and old cells (simulated ones, and h5ad datasets with ``young`` and ``old``)."""
+    chosen = config.get("aging", {}).get("datasets")
+    if chosen is not None:
+        return list(chosen)
+    return [name for name, spec in config.get("datasets", {}).items() if "simulate" in spec or (spec.get("young") and spec.get("old"))]
+
+
+def check_config(config, data_facts: dict) -> dict:
+    """The ``aging`` section: its datasets exist and know their young and old cells.
+
+    ``data_facts`` is what :func:`figureflow.data.checks.check_config` learnt (each dataset's cell
+    types). Returns ``{dataset: {wildcard: cell type}}`` for every dataset the analysis runs on.
+
+    Raises
+    ------
+    InputError
+        Naming ``aging.datasets`` and the dataset that is unknown or has no young/old labels.
+    """
+    datasets = data_facts.get("datasets", {})
+    facts = {}
+    for name in aging_datasets(config):
+        if name not in datasets:
+            raise InputError(f"config key aging.datasets names '{name}', which is not in datasets; datasets are {describe(list(datasets))}")
+        if not datasets[name]["ages"]:
+            raise InputError(
+                f"config key aging.datasets names '{name}', whose young and old cells are unknown; "
+                f"set datasets.{name}.young and datasets.{name}.old to its age labels"
+            )
+        facts[name] = cell_type_wildcards(datasets[name]["cell_types"])
+    return facts
+
+
+def planted_shifts(adata) -> dict[str, float] | None:
+    """``{cell type: planted aging shift}`` of a simulated dataset (``uns["truth"]``), else None."""
+    truth = adata.uns.get("truth")
+    if truth is None or "aging_shift" not in truth:
+        return None
+    return {str(t): float(v) for t, v in zip(truth["cell_types"], truth["aging_shift"])}
+
+
+def gather_magnitudes(tables, planted: dict | None = None) -> pd.DataFrame:
+    """One ``magnitudes.tsv`` from per-cell-type rows, in the order given; with ``planted``
+    (simulated data), a ``planted_shift`` column."""
+    table = pd.concat(list(tables), ignore_index=True)[MAGNITUDE_COLUMNS]
+    if planted is not None:
+        table["planted_shift"] = [planted.get(str(t), np.nan) for t in table["cell_type"]]
+    return table
+
+
+def gather_bootstraps(tables) -> pd.DataFrame:
+    """One ``bootstraps.tsv`` from per-cell-type tables (skipped cell types have empty ones)."""
+    filled = [t for t in tables if len(t)]
+    return pd.concat(filled, ignore_index=True)[BOOTSTRAP_COLUMNS] if filled else pd.DataFrame(columns=BOOTSTRAP_COLUMNS)
+
+
+def strongest_cell_type(table: pd.DataFrame) -> str | None:
+    """The cell type with the largest magnitude (status ``ok``), or None when none has one."""
+    done = table[table["status"] == "ok"]
+    return None if done.empty else str(done.loc[done["magnitude"].idxmax(), "cell_type"])

@@ -212,23 +212,26 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
       validated, simulations complete, ``group_by`` columns present);
     * ``signal_flow``: :func:`figureflow.signal_flow.check_config` (the graphs it names exist);
     * ``jacobian``: :func:`figureflow.maps.check_config` (every map loads, evaluates and has exact
-      derivatives; sample sizes suit the estimators).
+      derivatives; sample sizes suit the estimators);
+    * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
     :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
-    ``{"jacobian": {map: {"dims": (d, D), "code": [files]}}}``.
+    ``{"jacobian": {map: {"dims": (d, D), "code": [files]}}, "data": {"datasets": {name: {"cell_types",
+    "ages"}}}, "aging": {dataset: {wildcard: cell type}}}``.
 
     Raises
     ------
     InputError
         The first problem found, naming the file, the key, what was expected and what was found.
     """
-    from figureflow import maps, signal_flow
+    from figureflow import aging, maps, signal_flow
     from figureflow.data import checks as data
 
     signal_flow.check_config(config)
     facts = {"jacobian": maps.check_config(config)}
-    data.check_config(config, base, computed_node_columns())
+    facts["data"] = data.check_config(config, base, computed_node_columns())
+    facts["aging"] = aging.check_config(config, facts["data"])
     return facts
 
 

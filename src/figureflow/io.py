@@ -29,6 +29,7 @@ __all__ = [
     "temporary_siblings",
     "atomic_output",
     "write_table",
+    "read_table",
     "sep_for",
     "read_table_checked",
     "write_h5ad",
@@ -150,6 +151,14 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """
     with atomic_output(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, na_rep="", lineterminator="\n")
+
+
+def read_table(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """Read a table written by :func:`write_table`, exactly: every float as it was written
+    (``float_precision="round_trip"``; pandas' default parser can be one bit off), only empty
+    cells as NA (a cell type called ``NA`` stays text). ``kwargs`` go to ``pandas.read_csv``.
+    """
+    return pd.read_csv(path, sep="\t", float_precision="round_trip", keep_default_na=False, na_values=[""], **kwargs)
 
 
 def sep_for(path: str | os.PathLike) -> str:

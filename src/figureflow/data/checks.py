@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from figureflow.data.ingest import check_h5ad_counts, check_h5ad_obs, read_edge_list, read_node_table
+from figureflow.data.ingest import cell_type_labels, check_h5ad_counts, check_h5ad_obs, read_edge_list, read_node_table
 from figureflow.data.sbm import sbm_parameters
 from figureflow.io import InputError, describe
 
@@ -27,7 +27,7 @@ def ingested(config: Mapping, section: str) -> list[str]:
     return [name for name, spec in config.get(section, {}).items() if key in spec]
 
 
-def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mapping | None = None) -> None:
+def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mapping | None = None) -> dict:
     """Check the ``datasets`` and ``graphs`` sections and every file they name.
 
     * h5ad datasets: the file reads, the obs keys exist, young/old labels occur, the cell-type
@@ -39,7 +39,8 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
     * SBM graphs: the block model is complete and in range;
     * ``group_by`` names a node-table column other than the node name.
 
-    Relative paths are taken from ``base``.
+    Relative paths are taken from ``base``. Returns what the checks learnt about each dataset:
+    ``{"datasets": {name: {"cell_types": [sorted names], "ages": young and old known}}}``.
 
     Raises
     ------
@@ -47,12 +48,16 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
         The first problem found, naming the file, the key, what was expected and what was found.
     """
     base = Path(base)
+    datasets = {}
     for name, spec in config.get("datasets", {}).items():
         if "h5ad" in spec:
-            check_h5ad_obs(base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old"))
+            obs = check_h5ad_obs(base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old"))
             check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
+            types = sorted(cell_type_labels(obs[spec["cell_type_key"]]).dropna().unique())
+            datasets[name] = {"cell_types": types, "ages": bool(spec.get("young") and spec.get("old"))}
         else:
             sim = spec["simulate"]
+            datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True}
             shifts = sim.get("aging_shift")
             if shifts is not None and len(shifts) != sim["n_cell_types"]:
                 raise InputError(
@@ -74,3 +79,4 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
                 f"config key graphs.{name}.group_by is '{group_by}'; expected a node-table column other than "
                 f"the node name, found {describe(columns[1:])}"
             )
+    return {"datasets": datasets}

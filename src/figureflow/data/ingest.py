@@ -56,6 +56,11 @@ def _missing_labels(column: pd.Series) -> pd.Series:
     return column.isna() | (column.astype(str).str.strip() == "")
 
 
+def cell_type_labels(column: pd.Series) -> pd.Series:
+    """Cell types as figureflow writes them: text without surrounding spaces; NA where missing."""
+    return column.astype(str).str.strip().where(~_missing_labels(column))
+
+
 def check_h5ad_obs(
     path: str | os.PathLike,
     dataset: str,
@@ -274,7 +279,7 @@ def ingest_h5ad(
             obs = obs.rename(columns={name: _carried_obs_name(name)})
     out = ad.AnnData(X=counts, obs=obs, var=adata.var.copy(), obsm=dict(adata.obsm))
     types = adata.obs[cell_type_key]
-    out.obs["cell_type"] = pd.Categorical(types.astype(str).str.strip().where(~_missing_labels(types)))
+    out.obs["cell_type"] = pd.Categorical(cell_type_labels(types))
     if writes_age:
         labels = adata.obs[age_key].astype(str).where(adata.obs[age_key].notna())
         age = pd.Series(pd.NA, index=adata.obs_names, dtype=object)

@@ -1,0 +1,82 @@
+# Aging magnitudes: per cell type, bootstrapped OT distance between old and young cells over a null.
+
+
+rule aging_cell_type:
+    input:
+        "results/processed/{dataset}.h5ad",
+    output:
+        magnitude="results/aging/{dataset}/cell_types/{cell_type}.magnitude.tsv",
+        bootstraps="results/aging/{dataset}/cell_types/{cell_type}.bootstraps.tsv",
+    params:
+        seed=config["seed"],
+        options=config["aging"],
+        cell_type=aging_cell_type_name,
+    log:
+        "logs/aging_cell_type/{dataset}/{cell_type}.log",
+    benchmark:
+        "results/benchmarks/aging_cell_type/{dataset}/{cell_type}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/aging.yaml"
+    script:
+        "../scripts/aging_cell_type.py"
+
+
+rule aging_magnitudes:
+    input:
+        h5ad="results/processed/{dataset}.h5ad",
+        magnitudes=aging_cell_type_files("magnitude"),
+        bootstraps=aging_cell_type_files("bootstraps"),
+    output:
+        magnitudes="results/aging/{dataset}/magnitudes.tsv",
+        bootstraps="results/aging/{dataset}/bootstraps.tsv",
+        plan="results/aging/{dataset}/transport_plan.npz",
+    params:
+        seed=config["seed"],
+        options=config["aging"],
+    log:
+        "logs/aging_magnitudes/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../envs/aging.yaml"
+    script:
+        "../scripts/aging_magnitudes.py"
+
+
+rule plot_aging:
+    input:
+        magnitudes="results/aging/{dataset}/magnitudes.tsv",
+        plan="results/aging/{dataset}/transport_plan.npz",
+    output:
+        **figure(
+            "results/figures/aging/{dataset}.magnitudes",
+            "aging_magnitudes.rst",
+            "Aging",
+            "{dataset}",
+            {"dataset": "{dataset}", "figure": "magnitudes"},
+            name="magnitudes",
+        ),
+        **figure(
+            "results/figures/aging/{dataset}.transport_plan",
+            "aging_transport_plan.rst",
+            "Aging",
+            "{dataset}",
+            {"dataset": "{dataset}", "figure": "transport plan"},
+            name="plan",
+        ),
+    log:
+        "logs/plot_aging/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/plotting.yaml"
+    script:
+        "../scripts/plot_aging.py"

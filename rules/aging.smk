@@ -49,10 +49,33 @@ rule aging_magnitudes:
         "../scripts/aging_magnitudes.py"
 
 
+rule aging_trajectories:
+    input:
+        "results/processed/{dataset}.h5ad",
+    output:
+        "results/aging/{dataset}/trajectories.tsv",
+    params:
+        seed=config["seed"],
+        options=config["aging"],
+    log:
+        "logs/aging_trajectories/{dataset}.log",
+    benchmark:
+        "results/benchmarks/aging_trajectories/{dataset}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/aging.yaml"
+    script:
+        "../scripts/aging_trajectories.py"
+
+
 rule plot_aging:
     input:
         magnitudes="results/aging/{dataset}/magnitudes.tsv",
         plan="results/aging/{dataset}/transport_plan.npz",
+        trajectories="results/aging/{dataset}/trajectories.tsv",
     output:
         **figure(
             "results/figures/aging/{dataset}.magnitudes",
@@ -69,6 +92,14 @@ rule plot_aging:
             "{dataset}",
             {"dataset": "{dataset}", "figure": "transport plan"},
             name="plan",
+        ),
+        **figure(
+            "results/figures/aging/{dataset}.trajectories",
+            "aging_trajectories.rst",
+            "Aging",
+            "{dataset}",
+            {"dataset": "{dataset}", "figure": "trajectory cosines"},
+            name="trajectories",
         ),
     log:
         "logs/plot_aging/{dataset}.log",

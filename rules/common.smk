@@ -233,8 +233,9 @@ def jacobian_targets():
 def aging_targets():
     datasets = list(FACTS["aging"])
     return expand(
-        ["results/aging/{dataset}/magnitudes.tsv", "results/aging/{dataset}/bootstraps.tsv"], dataset=datasets
-    ) + figure_targets("results/figures/aging/{dataset}.{figure}", dataset=datasets, figure=["magnitudes", "transport_plan"])
+        ["results/aging/{dataset}/magnitudes.tsv", "results/aging/{dataset}/bootstraps.tsv", "results/aging/{dataset}/trajectories.tsv"],
+        dataset=datasets,
+    ) + figure_targets("results/figures/aging/{dataset}.{figure}", dataset=datasets, figure=["magnitudes", "transport_plan", "trajectories"])
 
 
 def all_targets():

@@ -4,7 +4,7 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 import numpy as np
 
 from figureflow.io import read_arrays, read_table
-from figureflow.plotting.aging import plot_magnitudes, plot_transport_plan
+from figureflow.plotting.aging import plot_magnitudes, plot_trajectory_cosines, plot_transport_plan
 from figureflow.plotting.style import save_figure
 from figureflow.runtime import job
 
@@ -20,4 +20,7 @@ with job(snakemake) as log:
         empty = np.zeros((0, 2))
         fig = plot_transport_plan(empty, empty, np.zeros(0, dtype=int), title=f"{dataset}: no cell type with a magnitude")
     save_figure(fig, snakemake.output.plan_png, snakemake.output.plan_pdf)
+    trajectories = read_table(snakemake.input.trajectories, dtype={"cell_type_a": str, "cell_type_b": str})
+    fig = plot_trajectory_cosines(trajectories, title=dataset)
+    save_figure(fig, snakemake.output.trajectories_png, snakemake.output.trajectories_pdf)
     log.info("drew %d cell types; transport plan of %s", len(table), cell_type or "none")

@@ -9,8 +9,11 @@ from scipy.stats import spearmanr
 
 from figureflow.aging import (
     MAGNITUDE_COLUMNS,
+    TRAJECTORY_COLUMNS,
     aging_bootstraps,
     aging_datasets,
+    aging_trajectories,
+    aging_vectors,
     cell_type_magnitude,
     cell_type_wildcards,
     check_config,
@@ -21,6 +24,7 @@ from figureflow.aging import (
     exact_ot_distance,
     gather_magnitudes,
     ot_distance,
+    planted_cosines,
     planted_shifts,
     sample_size,
     strongest_cell_type,
@@ -281,3 +285,47 @@ def test_aging_datasets_default_to_those_that_know_their_ages_and_bad_names_are_
         check_config(dict(config, aging={"datasets": ["plain"]}), facts)
     with pytest.raises(InputError, match=r"aging.datasets names 'nope', which is not in datasets; datasets are 'sim', 'atlas', 'plain'"):
         check_config(dict(config, aging={"datasets": ["nope"]}), facts)
+
+
+# ---------------------------------------------------------------- trajectories
+
+
+@pytest.fixture(scope="module")
+def shared_atlas():
+    """Six aging cell types: 0 and 1 share a direction, 2, 3 and 4 share another, 5 has its own
+    (no donor effects, which would add a change common to all types)."""
+    from figureflow.data.preprocess import preprocess
+    from figureflow.data.scrna import simulate_scrna
+
+    adata = simulate_scrna(
+        seed_sequence(1, "sim"), n_cells=4000, n_genes=1000, n_cell_types=6, aging_shift=[6, 6, 8, 8, 8, 10],
+        shared_aging=[[0, 1], [2, 3, 4]], donor_sd=0.0,
+    )
+    return preprocess(adata, n_top_genes=500, n_pcs=10, umap=False, random_state=0)
+
+
+def test_cell_types_with_a_shared_aging_direction_have_aligned_trajectories(shared_atlas):
+    table = aging_trajectories(shared_atlas, "sim", 1, n_programs=20, bootstraps=30)
+    planted = planted_cosines(shared_atlas, table)
+    shared = planted > 0.99
+    assert shared.sum() == 4  # (0, 1), (2, 3), (2, 4), (3, 4)
+    assert (table["cosine"][shared] > 0.8).all()
+    unrelated = table["cosine"][~shared].abs()
+    assert unrelated.max() < 0.4 and unrelated.mean() < 0.15
+    assert (table["ci_low"] <= table["ci_high"]).all()
+    assert list(table.columns) == TRAJECTORY_COLUMNS
+
+
+def test_trajectories_need_non_negative_expression(shared_atlas):
+    scaled = shared_atlas.copy()
+    X = scaled.X.toarray() if hasattr(scaled.X, "toarray") else np.asarray(scaled.X)
+    scaled.X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)  # what sc.pp.scale leaves
+    with pytest.raises(InputError, match=r"dataset 'sim': aging trajectories need non-negative normalized expression in X"):
+        aging_trajectories(scaled, "sim", 1, bootstraps=2)
+
+
+def test_a_type_without_old_cells_has_no_trajectory():
+    usage = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 5.0]])
+    vectors = aging_vectors(usage, np.array(["A", "A", "B", "B"]), np.array(["young", "old", "young", "young"]), ["A", "B"])
+    np.testing.assert_array_equal(vectors[0], [2.0, 0.0])
+    assert np.isnan(vectors[1]).all()

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from figureflow.plotting.aging import plot_magnitudes, plot_transport_plan
+from figureflow.plotting.aging import cosine_matrix, plot_magnitudes, plot_trajectory_cosines, plot_transport_plan
 
 
 def table(planted=True):
@@ -57,4 +57,38 @@ def test_transport_plan_joins_each_old_cell_to_its_young_partner():
     np.testing.assert_array_equal(old_points.get_offsets(), old[:, :2])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["matched pair", "young (20)", "old (20)"]
     assert ax.get_title() == "T"
+    plt.close(fig)
+
+
+def trajectories():
+    pairs = [("A", "B", 0.9), ("A", "C", 0.1), ("A", "D", np.nan), ("B", "C", 0.0), ("B", "D", np.nan), ("C", "D", np.nan)]
+    return pd.DataFrame(pairs, columns=["cell_type_a", "cell_type_b", "cosine"])
+
+
+def test_cosine_matrix_is_symmetric_with_ones_on_the_diagonal():
+    names, matrix = cosine_matrix(trajectories())
+    assert names == ["A", "B", "C", "D"]
+    np.testing.assert_array_equal(matrix[:3, :3], [[1.0, 0.9, 0.1], [0.9, 1.0, 0.0], [0.1, 0.0, 1.0]])
+    assert np.isnan(matrix[3]).all()  # D has no trajectory
+
+
+def test_trajectory_heatmap_clusters_alike_types_together_and_greys_out_missing_ones():
+    table = pd.DataFrame(
+        [("A", "B", 0.0), ("A", "C", 0.95), ("A", "D", 0.1), ("B", "C", 0.05), ("B", "D", 0.9), ("C", "D", 0.0)],
+        columns=["cell_type_a", "cell_type_b", "cosine"],
+    )
+    fig = plot_trajectory_cosines(table, title="sim")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    # A with C and B with D: each pair adjacent in the order
+    assert abs(labels.index("A") - labels.index("C")) == 1 and abs(labels.index("B") - labels.index("D")) == 1
+    image = ax.images[0]
+    names, matrix = cosine_matrix(table)
+    order = [names.index(n) for n in labels]
+    np.testing.assert_array_equal(image.get_array(), matrix[np.ix_(order, order)])
+    assert image.get_clim() == (-1.0, 1.0) and fig.axes[1].get_ylabel() == "cosine of aging trajectories"
+    plt.close(fig)
+    fig = plot_trajectory_cosines(trajectories())
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[-1] == "D" and fig.axes[0].images[0].get_array().mask[-1].all()
     plt.close(fig)

@@ -30,7 +30,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     for rule, count in [
         ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
-        ("aging_cell_type", 8), ("aging_magnitudes", 1), ("plot_aging", 1),
+        ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -66,6 +66,8 @@ EXPECTED_TABLES = [
     "results/aging/tiny_sim/bootstraps.tsv",
     "results/aging/tiny_h5ad/magnitudes.tsv",
     "results/aging/tiny_h5ad/bootstraps.tsv",
+    "results/aging/tiny_sim/trajectories.tsv",
+    "results/aging/tiny_h5ad/trajectories.tsv",
     *[f"results/aging/tiny_sim/cell_types/type_{t}.{kind}.tsv" for t in range(3) for kind in ("magnitude", "bootstraps")],
     *[f"results/aging/tiny_h5ad/cell_types/{t}.{kind}.tsv" for t in ("B", "NK", "T") for kind in ("magnitude", "bootstraps")],
 ]
@@ -104,8 +106,12 @@ def test_aging_jobs_per_cell_type_give_the_tables_of_one_call_over_all(runs, tmp
     assert table["planted_shift"].tolist() == [0.0, 1.0, 2.0] and (table["status"] == "ok").all()
     skipped = pd.read_csv(workdir / "results/aging/tiny_h5ad/magnitudes.tsv", sep="\t")
     assert skipped["status"].str.startswith("skipped:").all() and skipped["magnitude"].isna().all()
-    for name in ("tiny_sim.magnitudes", "tiny_sim.transport_plan", "tiny_h5ad.magnitudes", "tiny_h5ad.transport_plan"):
-        assert (workdir / f"results/figures/aging/{name}.png").stat().st_size > 1000
+    trajectories = pd.read_csv(workdir / "results/aging/tiny_sim/trajectories.tsv", sep="\t")
+    assert len(trajectories) == 3 and trajectories["cosine"].between(-1, 1).all()
+    assert np.isnan(trajectories["planted_cosine"].iloc[0])  # type_0 has no planted shift: no trajectory
+    for name in ("magnitudes", "transport_plan", "trajectories"):
+        for dataset in ("tiny_sim", "tiny_h5ad"):
+            assert (workdir / f"results/figures/aging/{dataset}.{name}.png").stat().st_size > 1000
 
 
 def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):

@@ -69,6 +69,7 @@ def simulate_scrna(
     n_donors_per_age: int = 3,
     donor_sd: float = 0.05,
     old_fraction: float = 0.5,
+    shared_aging=None,
     n_threads: int = 1,
 ) -> ad.AnnData:
     """Simulate a counts matrix with cell types, donors, ages and a planted aging shift.
@@ -94,6 +95,10 @@ def simulate_scrna(
         Donors per age group and the spread of their per-gene log-mean offsets.
     old_fraction
         Expected fraction of cells from old donors.
+    shared_aging
+        Groups of cell type indices (e.g. ``[[1, 3], [4, 5, 6]]``) whose types age along one shared
+        direction (the first type's); the other types keep their own, on random gene sets, so
+        their directions are nearly orthogonal. The magnitudes stay per type.
     n_threads
         Threads over fixed chunks of cells; the result does not depend on it.
 
@@ -141,6 +146,11 @@ def simulate_scrna(
         genes = rng.choice(n_genes, size=aging_genes, replace=False)
         v = rng.normal(0.0, 1.0, size=aging_genes)
         directions[t, genes] = v / np.linalg.norm(v)
+    for group in shared_aging or []:
+        group = [int(t) for t in group]
+        if not group or min(group) < 0 or max(group) >= n_cell_types:
+            raise ValueError(f"shared_aging groups must hold cell type indices 0..{n_cell_types - 1}, got {group}")
+        directions[group] = directions[group[0]]
     n_donors = 2 * n_donors_per_age
     donor_effects = rng.normal(0.0, donor_sd, size=(n_donors, n_genes))
 

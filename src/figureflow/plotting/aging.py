@@ -8,7 +8,7 @@ import pandas as pd
 
 from figureflow.plotting.style import finish_figure, house_figure
 
-__all__ = ["plot_magnitudes", "plot_transport_plan"]
+__all__ = ["plot_magnitudes", "plot_transport_plan", "cosine_matrix", "plot_trajectory_cosines"]
 
 
 @house_figure
@@ -70,4 +70,56 @@ def plot_transport_plan(young: np.ndarray, old: np.ndarray, match: np.ndarray, m
     ax.set_xlabel("PC 1 of the sample")
     ax.set_ylabel("PC 2 of the sample")
     ax.legend(loc="best", markerscale=2)
+    return finish_figure(fig, title, ax)
+
+
+def cosine_matrix(table: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The symmetric cosine matrix of ``trajectories.tsv`` (pairs ``cell_type_a``, ``cell_type_b``),
+    cell types in order of first appearance, 1 on the diagonal (NaN for a type without a trajectory)."""
+    names = list(pd.unique(pd.concat([table["cell_type_a"], table["cell_type_b"]]).astype(str)))
+    index = {n: i for i, n in enumerate(names)}
+    matrix = np.full((len(names), len(names)), np.nan)
+    for a, b, c in zip(table["cell_type_a"].astype(str), table["cell_type_b"].astype(str), table["cosine"]):
+        matrix[index[a], index[b]] = matrix[index[b], index[a]] = c
+    has = ~np.isnan(matrix).all(axis=1) if len(names) > 1 else np.ones(len(names), bool)
+    matrix[np.diag_indices(len(names))] = np.where(has, 1.0, np.nan)
+    return names, matrix
+
+
+def _clustered_order(matrix: np.ndarray) -> np.ndarray:
+    """Rows with a trajectory in average-linkage order of ``1 - cosine``, then the rest."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    ok = np.flatnonzero(~np.isnan(np.diag(matrix)))
+    rest = np.setdiff1d(np.arange(len(matrix)), ok)
+    if len(ok) < 3:
+        return np.concatenate([ok, rest])
+    distance = np.clip(1.0 - np.nan_to_num(matrix[np.ix_(ok, ok)], nan=0.0), 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    return np.concatenate([ok[leaves_list(linkage(squareform(distance, checks=False), "average"))], rest])
+
+
+@house_figure
+def plot_trajectory_cosines(table: pd.DataFrame, title: str | None = None):
+    """Heatmap of the cosine similarity of cell types' aging trajectories, clustered.
+
+    ``table`` is ``trajectories.tsv``. Colours span -1 to 1 (diverging); cell types are ordered by
+    average-linkage clustering on ``1 - cosine``; a type without a trajectory is grey, last.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names, matrix = cosine_matrix(table)
+    order = _clustered_order(matrix)
+    shown = matrix[np.ix_(order, order)]
+    size = max(2.8, 0.32 * len(names) + 1.6)
+    fig, ax = plt.subplots(figsize=(size + 0.6, size))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.85")
+    im = ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
+    labels = [names[i] for i in order]
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=90)
+    ax.set_yticks(np.arange(len(labels)), labels)
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label("cosine of aging trajectories")
     return finish_figure(fig, title, ax)

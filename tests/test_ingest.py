@@ -77,8 +77,30 @@ def test_only_one_age_group_is_refused(small_h5ad):
 
 
 def test_missing_layer_lists_layers(small_h5ad):
-    with pytest.raises(InputError, match=r"counts_layer is 'raw'.*layers are 'counts'"):
+    with pytest.raises(InputError, match=r"counts_layer is 'spliced'.*layers are 'counts'"):
+        ingest_h5ad(small_h5ad, "d", "celltype", counts_layer="spliced")
+    with pytest.raises(InputError, match=r"counts_layer is 'raw', but the file has no raw.X; layers are 'counts'"):
         ingest_h5ad(small_h5ad, "d", "celltype", counts_layer="raw")
+
+
+def test_counts_in_raw_x_are_read_with_their_own_genes(tmp_path):
+    # CELLxGENE's shape: X normalized over 30 genes, raw counts of all 40 genes in raw.X
+    from figureflow.data.ingest import check_h5ad_counts
+
+    rng = np.random.default_rng(3)
+    counts = sp.csr_matrix(rng.poisson(2.0, size=(60, 40)).astype(np.float32))
+    full = ad.AnnData(X=counts, obs=pd.DataFrame({"celltype": ["B", "T"] * 30}, index=[f"c{i}" for i in range(60)]))
+    full.var_names = [f"g{i}" for i in range(40)]
+    full.raw = full.copy()
+    normalized = full[:, :30].copy()
+    normalized.X = sp.csr_matrix(np.log1p(normalized.X.toarray() / 2.0))
+    normalized.write_h5ad(tmp_path / "cxg.h5ad")
+    check_h5ad_counts(tmp_path / "cxg.h5ad", "d", "raw")  # before any job
+    with pytest.raises(InputError, match="X must hold raw counts"):
+        check_h5ad_counts(tmp_path / "cxg.h5ad", "d", None)
+    out = ingest_h5ad(tmp_path / "cxg.h5ad", "d", "celltype", counts_layer="raw")
+    assert out.shape == (60, 40) and list(out.var_names) == [f"g{i}" for i in range(40)]
+    assert (out.X != counts).nnz == 0
 
 
 @pytest.mark.parametrize("bad_value, message", [(-1.0, "non-negative counts, found minimum -1"), (np.nan, "finite counts, found 1 NaN")])
@@ -231,8 +253,8 @@ def test_log_normalized_x_is_refused_before_any_job_saying_what_to_set(tmp_path,
 def test_counts_layer_that_is_absent_is_named_before_any_job(small_h5ad):
     from figureflow.data.ingest import check_h5ad_counts
 
-    with pytest.raises(InputError, match=r"counts_layer is 'raw', which is not a layer; layers are 'counts'"):
-        check_h5ad_counts(small_h5ad, "d", "raw")
+    with pytest.raises(InputError, match=r"counts_layer is 'spliced', which is not a layer; layers are 'counts'"):
+        check_h5ad_counts(small_h5ad, "d", "spliced")
     check_h5ad_counts(small_h5ad, "d", "counts")
 
 

@@ -137,6 +137,9 @@ def check_h5ad_obs(
     return obs
 
 
+#: ``counts_layer`` value that names ``raw.X`` (when the file has no layer of that name)
+RAW = "raw"
+
 #: entries of the count matrix read by the check before any job (the job checks every entry)
 COUNT_SAMPLE = 200_000
 
@@ -210,7 +213,14 @@ def check_h5ad_counts(
     base = f"datasets.{dataset}"
     with h5py.File(path, "r") as handle:
         layers = list(handle["layers"].keys()) if "layers" in handle else []
-        if counts_layer is not None:
+        if counts_layer == RAW and RAW not in layers:
+            if "raw" not in handle or "X" not in handle["raw"]:
+                raise InputError(
+                    f"h5ad file '{path}': config key {base}.counts_layer is 'raw', but the file has no raw.X; "
+                    f"layers are {describe(layers)}"
+                )
+            node, where = handle["raw"]["X"], "raw.X"
+        elif counts_layer is not None:
             if counts_layer not in layers:
                 raise InputError(
                     f"h5ad file '{path}': config key {base}.counts_layer is '{counts_layer}', which is not a "
@@ -242,7 +252,8 @@ def ingest_h5ad(
 ) -> ad.AnnData:
     """Read a user's h5ad file into figureflow's standard form.
 
-    The result has raw counts in ``X`` (CSR, taken from ``layers[counts_layer]`` if given),
+    The result has raw counts in ``X`` (CSR, taken from ``layers[counts_layer]`` if given, or
+    from ``raw.X``, with ``raw.var``, for ``counts_layer="raw"`` when there is no such layer),
     obs column ``cell_type`` (a copy of ``cell_type_key``; NA for cells without one) and, when
     young/old labels are given, ``age`` with categories ``young``/``old`` (NA for other labels).
     All other obs and var columns are kept; a file's own obs column called ``cell_type`` (other
@@ -260,7 +271,11 @@ def ingest_h5ad(
     check_h5ad_obs(path, dataset, cell_type_key, age_key, young, old, require_age)
     check_h5ad_counts(path, dataset, counts_layer, allow_noninteger_counts)
     adata = ad.read_h5ad(path)
-    if counts_layer is not None:
+    var = adata.var.copy()
+    if counts_layer == RAW and RAW not in adata.layers:
+        # CELLxGENE's shape: normalized X, raw counts (of possibly more genes) in raw.X
+        counts, where, var = adata.raw.X, "raw.X", adata.raw.var.copy()
+    elif counts_layer is not None:
         counts = adata.layers[counts_layer]
         where = f"layers['{counts_layer}']"
     else:
@@ -277,7 +292,7 @@ def ingest_h5ad(
             continue
         if name in obs.columns and not (name == "cell_type" and cell_type_key == "cell_type"):
             obs = obs.rename(columns={name: _carried_obs_name(name)})
-    out = ad.AnnData(X=counts, obs=obs, var=adata.var.copy(), obsm=dict(adata.obsm))
+    out = ad.AnnData(X=counts, obs=obs, var=var, obsm=dict(adata.obsm))
     types = adata.obs[cell_type_key]
     out.obs["cell_type"] = pd.Categorical(cell_type_labels(types))
     if writes_age:

@@ -12,7 +12,7 @@ import _figureflow_src  # noqa: F401
 
 from figureflow.aging import aging_datasets
 from figureflow.config import computed_node_columns, preflight
-from figureflow.data.checks import ingested, simulated
+from figureflow.data.checks import ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -70,6 +70,14 @@ def simulated_datasets():
 
 def ingested_datasets():
     return names_regex(ingested(config, "datasets"))
+
+
+def processed_datasets():
+    return names_regex(processed(config))
+
+
+def count_datasets():
+    return names_regex([d for d in config.get("datasets", {}) if d not in processed(config)])
 
 
 def simulated_graphs():
@@ -202,8 +210,10 @@ def figure_targets(stem, **wildcards):
 
 def data_targets():
     datasets, graphs = list(config["datasets"]), list(config["graphs"])
+    with_counts = [d for d in datasets if d not in processed(config)]
     return (
-        expand(["results/processed/{dataset}.h5ad", "results/processed/{dataset}.qc.tsv"], dataset=datasets)
+        expand("results/processed/{dataset}.h5ad", dataset=datasets)
+        + expand("results/processed/{dataset}.qc.tsv", dataset=with_counts)
         + figure_targets("results/figures/data/{dataset}.embedding", dataset=datasets)
         + expand(["results/graphs/{graph}.npz", "results/graphs/{graph}.nodes.tsv", "results/graphs/{graph}.groups.tsv"], graph=graphs)
         + figure_targets("results/figures/data/{graph}.adjacency", graph=graphs)

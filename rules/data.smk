@@ -50,6 +50,8 @@ rule preprocess_scrna:
     output:
         h5ad="results/processed/{dataset}.h5ad",
         qc="results/processed/{dataset}.qc.tsv",
+    wildcard_constraints:
+        dataset=count_datasets(),
     params:
         seed=config["seed"],
         options=config["preprocess"],
@@ -65,6 +67,25 @@ rule preprocess_scrna:
         "../envs/data.yaml"
     script:
         "../scripts/preprocess_scrna.py"
+
+
+rule keep_processed:
+    input:
+        "results/data/{dataset}.h5ad",
+    output:
+        "results/processed/{dataset}.h5ad",
+    wildcard_constraints:
+        dataset=processed_datasets(),
+    log:
+        "logs/keep_processed/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=15,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/keep_processed.py"
 
 
 rule plot_embedding:

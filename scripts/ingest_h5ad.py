@@ -16,6 +16,7 @@ with job(snakemake) as log:
         old=spec.get("old"),
         counts_layer=spec["counts_layer"],
         allow_noninteger_counts=spec["allow_noninteger_counts"],
+        processed=spec["processed"],
     )
     log.info("ingested %d cells x %d genes from %s", adata.n_obs, adata.n_vars, snakemake.input[0])
     write_h5ad(adata, snakemake.output[0])

@@ -3,6 +3,7 @@
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 import anndata as ad
 
+from figureflow.data.ingest import EMBEDDINGS
 from figureflow.plotting.data import plot_embedding
 from figureflow.plotting.style import save_figure
 from figureflow.runtime import job, wildcards_dict
@@ -10,9 +11,7 @@ from figureflow.seeding import generator
 
 with job(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input[0])
-    embeddings = {"PCA": adata.obsm["X_pca"]}
-    if "X_umap" in adata.obsm:
-        embeddings["UMAP"] = adata.obsm["X_umap"]
+    embeddings = {key[2:].upper(): adata.obsm[key] for key in EMBEDDINGS if key in adata.obsm}
     rng = generator(snakemake.params.seed, snakemake.rule, wildcards_dict(snakemake))
     fig = plot_embedding(
         embeddings, adata.obs, rng=rng, max_points=snakemake.params.max_points, title=snakemake.wildcards.dataset

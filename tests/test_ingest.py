@@ -284,3 +284,42 @@ def test_obs_columns_figureflow_writes_keep_the_files_own_values_under_input(tmp
     path = _h5ad_with(tmp_path, X, cell_type=["x"] * 4, input_cell_type=["y"] * 4)
     with pytest.raises(InputError, match=r"obs has both 'cell_type' and 'input_cell_type'"):
         check_h5ad_obs(path, "d", "celltype")
+
+
+@pytest.fixture
+def pbmc_reduced(tmp_path):
+    """scanpy's shipped pbmc68k_reduced: X scaled (negative values), no counts, X_pca and X_umap, no age."""
+    import scanpy as sc
+
+    path = tmp_path / "pbmc.h5ad"
+    sc.datasets.pbmc68k_reduced().write_h5ad(path)
+    return path
+
+
+def test_a_processed_atlas_keeps_its_own_x_and_embedding(pbmc_reduced):
+    from figureflow.data.ingest import check_h5ad_processed
+
+    facts = check_h5ad_processed(pbmc_reduced, "pbmc")
+    assert {"X_pca", "X_umap"} <= set(facts["obsm"]) and facts["x_min"] < 0
+    original = ad.read_h5ad(pbmc_reduced)
+    out = ingest_h5ad(pbmc_reduced, "pbmc", "bulk_labels", processed=True)
+    np.testing.assert_array_equal(out.X.toarray(), original.X)
+    np.testing.assert_array_equal(out.obsm["X_umap"], original.obsm["X_umap"])
+    assert out.obs["cell_type"].nunique() == original.obs["bulk_labels"].nunique() and "age" not in out.obs
+
+
+def test_a_processed_atlas_read_as_counts_is_refused_with_the_key_to_set(pbmc_reduced):
+    from figureflow.data.ingest import check_h5ad_counts
+
+    message = r"X must hold non-negative counts.*set datasets.pbmc.counts_layer.*or, for a processed file without counts, set datasets.pbmc.processed: true"
+    with pytest.raises(InputError, match=message):
+        check_h5ad_counts(pbmc_reduced, "pbmc")
+
+
+def test_a_processed_file_without_an_embedding_is_refused(tmp_path):
+    from figureflow.data.ingest import check_h5ad_processed
+
+    adata = ad.AnnData(X=np.ones((5, 3)), obs=pd.DataFrame({"c": list("aabbc")}, index=list("vwxyz")), obsm={"X_tsne": np.zeros((5, 2))})
+    adata.write_h5ad(tmp_path / "p.h5ad")
+    with pytest.raises(InputError, match=r"datasets.p.processed is true.*obsm has none of 'X_pca', 'X_umap'; obsm keys are 'X_tsne'"):
+        check_h5ad_processed(tmp_path / "p.h5ad", "p")

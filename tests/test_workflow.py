@@ -407,3 +407,38 @@ def test_editing_a_user_map_module_reruns_what_uses_it(runs):
         assert "wildcards: map=swirl" in out and "wildcards: map=toy" not in out
     finally:
         module.write_text(text)
+
+
+@pytest.fixture
+def pbmc_workdir(tmp_path):
+    import scanpy as sc
+
+    (tmp_path / "inputs").mkdir()
+    adata = sc.datasets.pbmc68k_reduced()  # scanpy ships it: X scaled, no counts, X_pca and X_umap
+    adata.obs["age_group"] = np.where(np.arange(adata.n_obs) % 2, "24m", "3m")
+    adata.write_h5ad(tmp_path / "inputs/pbmc.h5ad")
+    return tmp_path
+
+
+def test_a_processed_atlas_without_counts_or_ages_is_ingested_embedded_and_drawn(pbmc_workdir):
+    config = pbmc_workdir / "c.yaml"
+    config.write_text("seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, processed: true}\n")
+    result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = ad.read_h5ad(pbmc_workdir / "results/processed/pbmc.h5ad")
+    original = ad.read_h5ad(pbmc_workdir / "inputs/pbmc.h5ad")
+    np.testing.assert_array_equal(kept.obsm["X_umap"], original.obsm["X_umap"])  # its own embedding, not recomputed
+    assert (pbmc_workdir / "results/figures/data/pbmc.embedding.png").stat().st_size > 1000
+    assert not (pbmc_workdir / "results/processed/pbmc.qc.tsv").exists() and not (pbmc_workdir / "results/aging").exists()
+
+
+def test_aging_on_a_scaled_processed_atlas_is_refused_before_any_job(pbmc_workdir):
+    config = pbmc_workdir / "c.yaml"
+    config.write_text(
+        "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, age_key: age_group, "
+        "young: ['3m'], old: ['24m'], processed: true}\n"
+    )
+    result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
+    assert result.returncode != 0
+    assert "dataset 'pbmc' is processed with a scaled X" in result.stdout + result.stderr
+    assert not (pbmc_workdir / "results").exists()

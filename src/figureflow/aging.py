@@ -481,6 +481,19 @@ def check_config(config, data_facts: dict) -> dict:
                 f"config key aging.datasets names '{name}', whose young and old cells are unknown; "
                 f"set datasets.{name}.young and datasets.{name}.old to its age labels"
             )
+        embedding = config.get("aging", {}).get("embedding", "X_pca")
+        if datasets[name].get("processed"):
+            if embedding not in datasets[name]["obsm"]:
+                raise InputError(
+                    f"config key aging.embedding is '{embedding}', which processed dataset '{name}' does not have in obsm; "
+                    f"its obsm keys are {describe(datasets[name]['obsm'])}"
+                )
+            if datasets[name]["x_min"] < 0:
+                raise InputError(
+                    f"dataset '{name}' is processed with a scaled X (values down to {datasets[name]['x_min']:.3g}); aging "
+                    "trajectories need non-negative normalized expression (NMF): give the normalized X, or leave the "
+                    "dataset out of aging.datasets"
+                )
         facts[name] = cell_type_wildcards(datasets[name]["cell_types"])
     return facts
 

@@ -8,17 +8,29 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from figureflow.data.ingest import cell_type_labels, check_h5ad_counts, check_h5ad_obs, read_edge_list, read_node_table
+from figureflow.data.ingest import (
+    cell_type_labels,
+    check_h5ad_counts,
+    check_h5ad_obs,
+    check_h5ad_processed,
+    read_edge_list,
+    read_node_table,
+)
 from figureflow.data.sbm import sbm_parameters
 from figureflow.io import InputError, describe
 
-__all__ = ["simulated", "ingested", "check_config"]
+__all__ = ["simulated", "ingested", "processed", "check_config"]
 
 
 def simulated(config: Mapping, section: str) -> list[str]:
     """Names in ``config[section]`` (``datasets`` or ``graphs``) built by simulation (``simulate:`` or ``sbm:``)."""
     key = "simulate" if section == "datasets" else "sbm"
     return [name for name, spec in config.get(section, {}).items() if key in spec]
+
+
+def processed(config: Mapping) -> list[str]:
+    """Datasets read with ``processed: true``: their own X and embedding are kept, not preprocessed."""
+    return [name for name, spec in config.get("datasets", {}).items() if spec.get("processed")]
 
 
 def ingested(config: Mapping, section: str) -> list[str]:
@@ -40,7 +52,8 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
     * ``group_by`` names a node-table column other than the node name.
 
     Relative paths are taken from ``base``. Returns what the checks learnt about each dataset:
-    ``{"datasets": {name: {"cell_types": [sorted names], "ages": young and old known}}}``.
+    ``{"datasets": {name: {"cell_types": [sorted names], "ages": young and old known, "processed": bool}}}``
+    (processed datasets also: ``obsm`` keys and ``x_min``, the smallest sampled ``X`` value).
 
     Raises
     ------
@@ -52,12 +65,15 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
     for name, spec in config.get("datasets", {}).items():
         if "h5ad" in spec:
             obs = check_h5ad_obs(base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old"))
-            check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
             types = sorted(cell_type_labels(obs[spec["cell_type_key"]]).dropna().unique())
-            datasets[name] = {"cell_types": types, "ages": bool(spec.get("young") and spec.get("old"))}
+            datasets[name] = {"cell_types": types, "ages": bool(spec.get("young") and spec.get("old")), "processed": False}
+            if spec.get("processed"):
+                datasets[name].update(check_h5ad_processed(base / spec["h5ad"], name), processed=True)
+            else:
+                check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
         else:
             sim = spec["simulate"]
-            datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True}
+            datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True, "processed": False}
             shifts = sim.get("aging_shift")
             if shifts is not None and len(shifts) != sim["n_cell_types"]:
                 raise InputError(

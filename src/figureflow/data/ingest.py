@@ -19,6 +19,8 @@ from figureflow.io import InputError, describe, read_table_checked, warn_input
 
 __all__ = [
     "COMPUTED_OBS_COLUMNS",
+    "EMBEDDINGS",
+    "check_h5ad_processed",
     "check_h5ad_obs",
     "check_h5ad_counts",
     "check_count_values",
@@ -168,7 +170,8 @@ def check_count_values(values: np.ndarray, path, where: str, dataset: str, allow
     if values.min() < 0:
         raise InputError(
             f"h5ad file '{path}': {where} must hold non-negative counts, found minimum {values.min()}; "
-            f"if {where} is normalized, set {base}.counts_layer to the layer with raw counts"
+            f"if {where} is normalized, set {base}.counts_layer to the layer with raw counts ('raw' for raw.X), "
+            f"or, for a processed file without counts, set {base}.processed: true"
         )
     fractional = values != np.round(values)
     if fractional.any() and not allow_noninteger:
@@ -239,6 +242,40 @@ def check_h5ad_counts(
         check_count_values(sample, path, where, dataset, allow_noninteger)
 
 
+#: embeddings a processed dataset may bring (the embedding figure draws those present)
+EMBEDDINGS = ("X_pca", "X_umap")
+
+
+def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
+    """Before any job, for a dataset marked ``processed``: ``X`` is numeric and finite (a sample),
+    and ``obsm`` holds an embedding to draw.
+
+    Returns ``{"obsm": [obsm keys], "x_min": smallest sampled X value}`` (negative for a scaled X).
+
+    Raises
+    ------
+    InputError
+        If ``X`` is absent, not numeric or not finite, or ``obsm`` has none of :data:`EMBEDDINGS`.
+    """
+    import h5py
+
+    base = f"datasets.{dataset}"
+    with h5py.File(path, "r") as handle:
+        if "X" not in handle:
+            raise InputError(f"h5ad file '{path}': X is empty; a processed dataset ({base}.processed) needs its expression in X")
+        sample = _h5_matrix_sample(handle["X"], COUNT_SAMPLE)
+        obsm = sorted(handle["obsm"].keys()) if "obsm" in handle else []
+    if sample is not None and sample.size:
+        if not np.issubdtype(sample.dtype, np.number) or not np.isfinite(sample).all():
+            raise InputError(f"h5ad file '{path}': X must hold finite numbers, found dtype {sample.dtype} or NaN/infinite values")
+    if not set(EMBEDDINGS) & set(obsm):
+        raise InputError(
+            f"h5ad file '{path}': {base}.processed is true, so the file's own embedding is kept, but obsm has none of "
+            f"{describe(EMBEDDINGS)}; obsm keys are {describe(obsm)}"
+        )
+    return {"obsm": obsm, "x_min": float(sample.min()) if sample is not None and sample.size else 0.0}
+
+
 def ingest_h5ad(
     path: str | os.PathLike,
     dataset: str,
@@ -249,6 +286,7 @@ def ingest_h5ad(
     counts_layer: str | None = None,
     require_age: bool = False,
     allow_noninteger_counts: bool = False,
+    processed: bool = False,
 ) -> ad.AnnData:
     """Read a user's h5ad file into figureflow's standard form.
 
@@ -256,6 +294,8 @@ def ingest_h5ad(
     from ``raw.X``, with ``raw.var``, for ``counts_layer="raw"`` when there is no such layer),
     obs column ``cell_type`` (a copy of ``cell_type_key``; NA for cells without one) and, when
     young/old labels are given, ``age`` with categories ``young``/``old`` (NA for other labels).
+    With ``processed``, ``X`` is kept as the file has it (normalized or scaled, no counts),
+    with its layers and its ``obsm`` embeddings; preprocessing is then skipped.
     All other obs and var columns are kept; a file's own obs column called ``cell_type`` (other
     than ``cell_type_key``) or ``age`` is kept as ``input_cell_type`` / ``input_age``, so a
     column figureflow writes never silently replaces one of the file's, nor the reverse.
@@ -269,10 +309,15 @@ def ingest_h5ad(
     """
     base = f"datasets.{dataset}"
     check_h5ad_obs(path, dataset, cell_type_key, age_key, young, old, require_age)
-    check_h5ad_counts(path, dataset, counts_layer, allow_noninteger_counts)
+    if processed:
+        check_h5ad_processed(path, dataset)
+    else:
+        check_h5ad_counts(path, dataset, counts_layer, allow_noninteger_counts)
     adata = ad.read_h5ad(path)
     var = adata.var.copy()
-    if counts_layer == RAW and RAW not in adata.layers:
+    if processed:
+        counts, where = adata.X, "X"
+    elif counts_layer == RAW and RAW not in adata.layers:
         # CELLxGENE's shape: normalized X, raw counts (of possibly more genes) in raw.X
         counts, where, var = adata.raw.X, "raw.X", adata.raw.var.copy()
     elif counts_layer is not None:
@@ -284,7 +329,8 @@ def ingest_h5ad(
     if counts is None:
         raise InputError(f"h5ad file '{path}': {where} is empty; set {base}.counts_layer to the layer holding counts")
     counts = sp.csr_matrix(counts)
-    check_count_values(counts.data, path, where, dataset, allow_noninteger_counts)
+    if not processed:
+        check_count_values(counts.data, path, where, dataset, allow_noninteger_counts)
     obs = adata.obs.copy()
     writes_age = young is not None or old is not None or require_age
     for name in COMPUTED_OBS_COLUMNS:
@@ -292,7 +338,7 @@ def ingest_h5ad(
             continue
         if name in obs.columns and not (name == "cell_type" and cell_type_key == "cell_type"):
             obs = obs.rename(columns={name: _carried_obs_name(name)})
-    out = ad.AnnData(X=counts, obs=obs, var=var, obsm=dict(adata.obsm))
+    out = ad.AnnData(X=counts, obs=obs, var=var, obsm=dict(adata.obsm), layers=dict(adata.layers) if processed else None)
     types = adata.obs[cell_type_key]
     out.obs["cell_type"] = pd.Categorical(cell_type_labels(types))
     if writes_age:

@@ -442,3 +442,21 @@ def test_aging_on_a_scaled_processed_atlas_is_refused_before_any_job(pbmc_workdi
     assert result.returncode != 0
     assert "dataset 'pbmc' is processed with a scaled X" in result.stdout + result.stderr
     assert not (pbmc_workdir / "results").exists()
+
+
+def test_a_users_h5ad_with_its_own_key_names_and_age_labels_gets_magnitudes(tmp_path):
+    # obs 'celltype' and 'donor_age' with labels 3m / 12m / 24m: only the config names them
+    write_small_h5ad(tmp_path / "inputs/atlas.h5ad", n_cells=900, n_genes=60)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "seed: 3\ndatasets:\n  atlas: {h5ad: inputs/atlas.h5ad, cell_type_key: celltype, age_key: donor_age, "
+        "young: ['3m'], old: ['24m'], counts_layer: counts}\n"
+        "preprocess: {n_top_genes: 40, n_pcs: 8, umap: false}\naging: {bootstraps: 10, n_per_sample: 100}\n"
+    )
+    result = run_snakemake(tmp_path, "--cores", "2", configfile=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = pd.read_csv(tmp_path / "results/aging/atlas/magnitudes.tsv", sep="\t")
+    assert table["cell_type"].tolist() == ["B", "NK", "T"] and (table["status"] == "ok").all()
+    assert (table["n_young"] == 100).all() and (table["n_old"] == 100).all() and (table["n_per_sample"] == 50).all()
+    # Poisson noise with no planted change: every type scores about 1
+    assert table["magnitude"].between(0.85, 1.15).all()

@@ -535,7 +535,8 @@ def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> n
     """Each cell's usage of ``n_programs`` gene programs: NMF of the normalized expression ``X``
     (``var["highly_variable"]`` genes when marked), ``X ~ W H`` with ``W, H >= 0``; returns ``W``.
 
-    The NMF starts from nndsvda with its random state drawn from the seed's stream for the dataset.
+    The NMF starts from nndsvda with its random state drawn from the seed's stream for the dataset;
+    ``n_programs`` is capped at the numbers of cells and genes.
 
     Raises
     ------
@@ -556,6 +557,7 @@ def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> n
             f"found values from {np.nanmin(X):.3g}; a scaled or centred X cannot be used"
         )
     state = int(seed_sequence(seed, "aging_trajectories", {"dataset": dataset}).generate_state(1)[0] % (2**31 - 1))
+    n_programs = min(n_programs, *X.shape)  # nndsvda needs no more programs than cells or genes
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Maximum number of iterations", category=Warning)
         return NMF(n_programs, init="nndsvda", random_state=state, max_iter=500).fit_transform(X)

@@ -68,6 +68,12 @@ def test_check_inputs_wants_one_aging_shift_per_cell_type():
         check_inputs(config)
 
 
+def test_a_simulated_dataset_cannot_be_marked_processed():
+    config = validate_config({"seed": 1, "datasets": {"d": {"simulate": {"n_cell_types": 2}, "processed": True}}}, SCHEMA)
+    with pytest.raises(InputError, match=r"datasets.d.processed: a simulated dataset holds counts and is always preprocessed"):
+        check_inputs(config)
+
+
 def test_check_inputs_reads_h5ad_obs_and_edge_lists(tmp_path):
     write_small_h5ad(tmp_path / "x.h5ad")
     (tmp_path / "e.tsv").write_text("source\ttarget\na\tb\n")

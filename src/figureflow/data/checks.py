@@ -72,6 +72,8 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
             else:
                 check_h5ad_counts(base / spec["h5ad"], name, spec.get("counts_layer"), spec.get("allow_noninteger_counts", False))
         else:
+            if spec.get("processed"):
+                raise InputError(f"config key datasets.{name}.processed: a simulated dataset holds counts and is always preprocessed; remove the key")
             sim = spec["simulate"]
             datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True, "processed": False}
             shifts = sim.get("aging_shift")

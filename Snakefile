@@ -20,6 +20,8 @@ wildcard_constraints:
     graph=NAME_PATTERN,
     map=NAME_PATTERN,
     cell_type=NAME_PATTERN,
+    sweep=NAME_PATTERN,
+    chunk="[0-9]+",
 
 
 
@@ -35,6 +37,7 @@ include: "rules/data.smk"
 include: "rules/signal_flow.smk"
 include: "rules/jacobian.smk"
 include: "rules/aging.smk"
+include: "rules/sweeps.smk"
 
 
 rule all:

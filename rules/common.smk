@@ -199,6 +199,24 @@ def aging_cell_type_files(kind):
     return files
 
 
+def sweep_spec(wildcards):
+    """The sweep's config section (defaults filled)."""
+    return config["sweeps"][wildcards.sweep]
+
+
+def sweep_chunk_files(wildcards):
+    return [f"results/sweeps/{wildcards.sweep}/chunks/{c}.tsv" for c in range(FACTS["sweeps"][wildcards.sweep]["chunks"])]
+
+
+def sweep_grid_columns(wildcards):
+    return FACTS["sweeps"][wildcards.sweep]["grid"]
+
+
+def sweeps_with_2d_grid():
+    """Sweeps over a 2-D grid: they get a heatmap of the mean difference."""
+    return names_regex([s for s, facts in FACTS["sweeps"].items() if len(facts["grid"]) == 2])
+
+
 # ---------------------------------------------------------------- targets
 # Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
 
@@ -248,6 +266,16 @@ def aging_targets():
     ) + figure_targets("results/figures/aging/{dataset}.{figure}", dataset=datasets, figure=["magnitudes", "transport_plan", "trajectories"])
 
 
+def sweep_targets():
+    sweeps = list(FACTS["sweeps"])
+    grids = [s for s in sweeps if len(FACTS["sweeps"][s]["grid"]) == 2]
+    return (
+        expand(["results/sweeps/{sweep}/replicates.tsv", "results/sweeps/{sweep}/summary.tsv"], sweep=sweeps)
+        + figure_targets("results/figures/sweeps/{sweep}.{figure}", sweep=sweeps, figure=["distribution", "example"])
+        + figure_targets("results/figures/sweeps/{sweep}.grid", sweep=grids)
+    )
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets()
+    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets()

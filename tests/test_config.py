@@ -32,7 +32,7 @@ def test_test_config_is_valid():
 @pytest.mark.parametrize(
     "patch, message",
     [
-        ({"sweeps": {}}, "unknown config key 'sweeps'; allowed keys at the top level: 'aging', 'datasets', 'graphs'"),
+        ({"sweep": {}}, "unknown config key 'sweep'; allowed keys at the top level: 'aging', 'datasets', 'graphs'"),
         ({"datasets": {"d": {"simulate": {"n_cels": 5}}}}, "unknown config key 'datasets.d.simulate.n_cels'"),
         ({"graphs": {"g": {"edges": "e.tsv", "weights_column": "w"}}}, "unknown config key 'graphs.g.weights_column'"),
         ({"graphs": {"g": {"nodes": "n.tsv"}}}, "config key graphs.g: expected exactly one of 'sbm' or 'edges'"),
@@ -162,4 +162,11 @@ def test_preflight_prints_input_warnings_on_one_line_each(tmp_path):
 def test_check_inputs_refuses_ragged_sbm_matrices_and_reversed_weights():
     config = validate_config({"seed": 1, "graphs": {"g": {"sbm": {"block_sizes": [3, 3], "block_probabilities": [[0.1, 0.1], [0.2]]}}}}, SCHEMA)
     with pytest.raises(InputError, match=r"graphs.g.sbm.block_probabilities: row 1 must have 2 entries"):
+        check_inputs(config)
+
+
+def test_an_unknown_sweep_experiment_or_parameter_is_named_before_any_job():
+    config = validate_config({"seed": 1, "sweeps": {"s": {"experiment": "gmm_vs_kmeans", "grid": {"cluster_sd": [1, 2]}}}}, SCHEMA)
+    assert config["sweeps"]["s"]["replicates"] == 40 and config["sweeps"]["s"]["chunks"] == 1  # schema defaults
+    with pytest.raises(InputError, match=r"sweeps.s.grid names 'cluster_sd', which experiment 'gmm_vs_kmeans' does not take"):
         check_inputs(config)

@@ -31,6 +31,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
+        ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -70,6 +71,9 @@ EXPECTED_TABLES = [
     "results/aging/tiny_h5ad/trajectories.tsv",
     *[f"results/aging/tiny_sim/cell_types/type_{t}.{kind}.tsv" for t in range(3) for kind in ("magnitude", "bootstraps")],
     *[f"results/aging/tiny_h5ad/cell_types/{t}.{kind}.tsv" for t in ("B", "NK", "T") for kind in ("magnitude", "bootstraps")],
+    "results/sweeps/tiny_grid/replicates.tsv",
+    "results/sweeps/tiny_grid/summary.tsv",
+    *[f"results/sweeps/tiny_grid/chunks/{c}.tsv" for c in range(3)],
 ]
 # wall times differ from run to run; every other value must be identical
 TIMING_COLUMNS = ["seconds"]
@@ -112,6 +116,20 @@ def test_aging_jobs_per_cell_type_give_the_tables_of_one_call_over_all(runs, tmp
     for name in ("magnitudes", "transport_plan", "trajectories"):
         for dataset in ("tiny_sim", "tiny_h5ad"):
             assert (workdir / f"results/figures/aging/{dataset}.{name}.png").stat().st_size > 1000
+
+
+def test_a_sweep_in_three_chunk_jobs_gives_the_table_of_one_serial_call(runs, tmp_path):
+    from figureflow.io import write_table
+    from figureflow.sweeps import gather_chunks, run_sweep
+
+    grid = {"cluster_std": [1.0, 2.5], "shear": [0.0, 1.0]}
+    serial = gather_chunks([run_sweep("gmm_vs_kmeans", grid, 3, 7, "tiny_grid", {"n_samples": 120, "n_init": 3})])
+    write_table(serial, tmp_path / "r.tsv")
+    for cores in ("1", "2"):  # 3 chunk jobs, each on the job's threads
+        assert (tmp_path / "r.tsv").read_bytes() == (runs[cores] / "results/sweeps/tiny_grid/replicates.tsv").read_bytes()
+    assert list(serial.columns) == ["cluster_std", "shear", "replicate", "seed", "ari_gmm", "ari_kmeans", "ari_diff"]
+    for name in ("distribution", "example", "grid"):
+        assert (runs["1"] / f"results/figures/sweeps/tiny_grid.{name}.png").stat().st_size > 1000
 
 
 def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):
@@ -209,7 +227,7 @@ def test_rerun_has_nothing_to_do_and_report_builds(runs):
 
 
 BAD_CONFIGS = {
-    "unknown key": ("seed: 1\nsweeps: {}\n", "unknown config key 'sweeps'"),
+    "unknown key": ("seed: 1\nsweep: {}\n", "unknown config key 'sweep'"),
     "missing h5ad": ("seed: 1\ndatasets:\n  d: {h5ad: inputs/none.h5ad}\n", "h5ad file 'inputs/none.h5ad' (config key datasets.d.h5ad) does not exist"),
     "age key absent": (
         "seed: 1\ndatasets:\n  d: {h5ad: inputs/tiny.h5ad, cell_type_key: celltype, age_key: age, young: ['3m'], old: ['24m']}\n",

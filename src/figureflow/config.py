@@ -213,7 +213,8 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     * ``signal_flow``: :func:`figureflow.signal_flow.check_config` (the graphs it names exist);
     * ``jacobian``: :func:`figureflow.maps.check_config` (every map loads, evaluates and has exact
       derivatives; sample sizes suit the estimators);
-    * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old).
+    * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old);
+    * ``sweeps``: :func:`figureflow.sweeps.check_config` (experiments and their parameters exist).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
     :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
@@ -225,13 +226,14 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     InputError
         The first problem found, naming the file, the key, what was expected and what was found.
     """
-    from figureflow import aging, maps, signal_flow
+    from figureflow import aging, maps, signal_flow, sweeps
     from figureflow.data import checks as data
 
     signal_flow.check_config(config)
     facts = {"jacobian": maps.check_config(config)}
     facts["data"] = data.check_config(config, base, computed_node_columns())
     facts["aging"] = aging.check_config(config, facts["data"])
+    facts["sweeps"] = sweeps.check_config(config)
     return facts
 
 

@@ -27,6 +27,7 @@ from figureflow.seeding import seed_sequence
 __all__ = [
     "EXPERIMENTS",
     "register",
+    "blobs_and_labels",
     "gmm_vs_kmeans",
     "grid_points",
     "replicate_generator",
@@ -34,6 +35,9 @@ __all__ = [
     "run_sweep",
     "summarize",
     "check_sweep",
+    "check_config",
+    "example_dataset",
+    "gather_chunks",
 ]
 
 #: name -> (function, default parameters)
@@ -54,17 +58,15 @@ def register(name: str, **defaults):
 SHEAR = np.array([[0.6, -0.6], [-0.4, 0.8]])
 
 
-@register("gmm_vs_kmeans", n_samples=300, centers=3, cluster_std=2.5, shear=1.0, covariance_type="full", n_init=20)
-def gmm_vs_kmeans(rng: np.random.Generator, n_samples=300, centers=3, cluster_std=2.5, shear=1.0, covariance_type="full", n_init=20):
-    """Gaussian blobs, sheared, clustered by a Gaussian mixture and by K-means; ARI of each against the truth.
+def blobs_and_labels(rng: np.random.Generator, n_samples=300, centers=3, cluster_std=2.5, shear=1.0, covariance_type="full", n_init=20) -> dict:
+    """Gaussian blobs, sheared, and the labels a Gaussian mixture and K-means give them.
 
     The blobs (``make_blobs``) are mapped by ``I + shear (SHEAR - I)``: ``shear = 1`` is the post's
-    transformation, 0 leaves them round. Returns ``ari_gmm``, ``ari_kmeans`` and ``ari_diff``
-    (GMM minus K-means: positive where the mixture's covariances help).
+    transformation, 0 leaves them round. Returns ``X`` (n, 2) and the labels ``truth``, ``gmm``,
+    ``kmeans``; the data and both fits take their random states from ``rng``.
     """
     from sklearn.cluster import KMeans
     from sklearn.datasets import make_blobs
-    from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import GaussianMixture
 
     data_state, gmm_state, kmeans_state = (int(s) for s in rng.integers(0, 2**31 - 1, size=3))
@@ -72,7 +74,18 @@ def gmm_vs_kmeans(rng: np.random.Generator, n_samples=300, centers=3, cluster_st
     X = X @ (np.eye(2) + float(shear) * (SHEAR - np.eye(2)))
     gmm = GaussianMixture(int(centers), covariance_type=covariance_type, n_init=int(n_init), random_state=gmm_state).fit(X).predict(X)
     kmeans = KMeans(int(centers), n_init=int(n_init), random_state=kmeans_state).fit(X).labels_
-    ari_gmm, ari_kmeans = adjusted_rand_score(truth, gmm), adjusted_rand_score(truth, kmeans)
+    return {"X": X, "truth": truth, "gmm": gmm, "kmeans": kmeans}
+
+
+@register("gmm_vs_kmeans", n_samples=300, centers=3, cluster_std=2.5, shear=1.0, covariance_type="full", n_init=20)
+def gmm_vs_kmeans(rng: np.random.Generator, **params) -> dict:
+    """Adjusted Rand index of a Gaussian mixture and of K-means against the truth on sheared blobs
+    (:func:`blobs_and_labels`): ``ari_gmm``, ``ari_kmeans`` and ``ari_diff`` (GMM minus K-means:
+    positive where the mixture's covariances help)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    d = blobs_and_labels(rng, **params)
+    ari_gmm, ari_kmeans = adjusted_rand_score(d["truth"], d["gmm"]), adjusted_rand_score(d["truth"], d["kmeans"])
     return {"ari_gmm": float(ari_gmm), "ari_kmeans": float(ari_kmeans), "ari_diff": float(ari_gmm - ari_kmeans)}
 
 
@@ -131,6 +144,12 @@ def run_sweep(
     return table
 
 
+def gather_chunks(tables) -> pd.DataFrame:
+    """One ``replicates.tsv`` from chunk tables: rows back in task order, the ``task`` column dropped."""
+    table = pd.concat(list(tables), ignore_index=True).sort_values("task", kind="stable")
+    return table.drop(columns="task").reset_index(drop=True)
+
+
 def summarize(table: pd.DataFrame, grid_columns, value: str = "ari_diff", n_boot: int = 2000, seed: int = 0, sweep: str = "") -> pd.DataFrame:
     """Per grid point: replicates, mean ``value``, 95% bootstrap interval of the mean, and the
     fraction of replicates where it is positive (the GMM wins)."""
@@ -168,3 +187,27 @@ def check_sweep(name: str, spec: Mapping) -> None:
                 f"config key sweeps.{name}.{part} names {describe(unknown)}, which experiment '{experiment}' does not take; "
                 f"its parameters are {describe(sorted(known))}"
             )
+
+
+def check_config(config: Mapping) -> dict:
+    """The ``sweeps`` section: every sweep's experiment and parameters exist (:func:`check_sweep`).
+
+    Returns ``{sweep: {"chunks": k, "grid": [grid parameters]}}``.
+    """
+    facts = {}
+    for name, spec in config.get("sweeps", {}).items():
+        check_sweep(name, spec)
+        facts[name] = {"chunks": int(spec.get("chunks", 1)), "grid": list(spec.get("grid") or {})}
+    return facts
+
+
+def example_dataset(seed: int, sweep: str, point: Mapping, replicate: int = 0, params: Mapping | None = None) -> dict:
+    """For the figure: one ``gmm_vs_kmeans`` replicate's data and labels, exactly as the sweep drew them
+    (:func:`blobs_and_labels` on that replicate's generator), with ``ari_gmm`` and ``ari_kmeans``."""
+    from sklearn.metrics import adjusted_rand_score
+    from threadpoolctl import threadpool_limits
+
+    rng, _ = replicate_generator(seed, sweep, point, replicate)
+    with threadpool_limits(limits=1):
+        d = blobs_and_labels(rng, **{**EXPERIMENTS["gmm_vs_kmeans"][1], **(params or {}), **point})
+    return {**d, "ari_gmm": adjusted_rand_score(d["truth"], d["gmm"]), "ari_kmeans": adjusted_rand_score(d["truth"], d["kmeans"])}

@@ -4,7 +4,7 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 import anndata as ad
 import pandas as pd
 
-from figureflow.aging import cell_type_magnitude, cell_type_stream, embedding_by_age
+from figureflow.aging import bootstrap_options, cell_type_magnitude, cell_type_stream, embedding_by_age
 from figureflow.io import write_table
 from figureflow.runtime import job
 
@@ -13,10 +13,8 @@ with job(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input[0], backed="r")
     young, old = embedding_by_age(adata, dataset, cell_type, o["embedding"], o["n_dims"])
     log.info("cell type %r: %d young, %d old cells in obsm[%r] (%d dimensions)", cell_type, len(young), len(old), o["embedding"], young.shape[1])
-    row, bootstraps = cell_type_magnitude(
-        young, old, cell_type, cell_type_stream(snakemake.params.seed, dataset, cell_type), o["bootstraps"], o["n_per_sample"],
-        o["metric"], o["sampling"], o["min_cells"], n_threads=snakemake.threads,
-    )
+    stream = cell_type_stream(snakemake.params.seed, dataset, cell_type)
+    row, bootstraps = cell_type_magnitude(young, old, cell_type, stream, **bootstrap_options(o, snakemake.threads))
     log.info("%s: magnitude %.4g [%.4g, %.4g], %s", cell_type, row["magnitude"], row["ci_low"], row["ci_high"], row["status"])
     write_table(pd.DataFrame([row]), snakemake.output.magnitude)
     write_table(bootstraps, snakemake.output.bootstraps)

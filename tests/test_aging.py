@@ -185,7 +185,8 @@ def test_a_changed_type_scores_above_an_unchanged_one_and_a_rare_type_gets_a_sta
     rows = {}
     for cell_type in ("B", "T", "rare"):
         young, old = embedding_by_age(atlas, "a", cell_type)
-        rows[cell_type], boot = cell_type_magnitude(young, old, cell_type, seed_sequence(1, "t", {"cell_type": cell_type}), 10, 100, min_cells=20)
+        stream = seed_sequence(1, "t", {"cell_type": cell_type})
+        rows[cell_type], boot = cell_type_magnitude(young, old, cell_type, stream, min_cells=20, n_bootstraps=10, n_per_sample=100)
     assert rows["B"]["status"] == "ok" and 0.9 <= rows["B"]["magnitude"] <= 1.1
     assert rows["T"]["magnitude"] > 1.4  # old T cells moved by 3 sd along one of 8 axes
     assert rows["rare"]["status"] == "skipped: 5 young cells, fewer than min_cells (20)"

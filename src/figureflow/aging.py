@@ -67,6 +67,7 @@ __all__ = [
     "embedding_by_age",
     "cell_type_magnitude",
     "dataset_magnitudes",
+    "bootstrap_options",
     "transport_plan",
     "planted_shifts",
     "gather_magnitudes",
@@ -342,23 +343,17 @@ def embedding_by_age(adata, dataset: str, cell_type: str, embedding: str = "X_pc
 
 
 def cell_type_magnitude(
-    young: np.ndarray,
-    old: np.ndarray,
-    cell_type: str,
-    stream: np.random.SeedSequence,
-    n_bootstraps: int = 100,
-    n_per_sample: int = 500,
-    metric: str = "emd",
-    sampling: str = "disjoint",
-    min_cells: int = 20,
-    n_threads: int = 1,
+    young: np.ndarray, old: np.ndarray, cell_type: str, stream: np.random.SeedSequence, min_cells: int = 20, **bootstrap_options
 ) -> tuple[dict, pd.DataFrame]:
     """One cell type's row of ``magnitudes.tsv`` (:data:`MAGNITUDE_COLUMNS`) and its bootstraps.
 
-    A cell type with fewer than ``min_cells`` young or old cells, or too few for a sample, gets
-    no number: its ``status`` says why, and the bootstrap table is empty. Otherwise ``status``
-    is ``ok``.
+    ``bootstrap_options`` go to :func:`aging_bootstraps` (``n_bootstraps``, ``n_per_sample``,
+    ``metric``, ``sampling``, ``n_threads``). A cell type with fewer than ``min_cells`` young or
+    old cells, or too few for a sample, gets no number: its ``status`` says why, and the bootstrap
+    table is empty. Otherwise ``status`` is ``ok``.
     """
+    n_per_sample = bootstrap_options.get("n_per_sample", 500)
+    sampling = bootstrap_options.get("sampling", "disjoint")
     row = dict.fromkeys(MAGNITUDE_COLUMNS, np.nan)
     row.update(cell_type=cell_type, n_young=len(young), n_old=len(old))
     empty = pd.DataFrame(columns=BOOTSTRAP_COLUMNS)
@@ -368,7 +363,7 @@ def cell_type_magnitude(
         what = " and ".join(small) if small else f"{len(young)} young and {len(old)} old"
         row["status"] = f"skipped: {what} cells, fewer than min_cells ({min_cells})" if small else f"skipped: {what} cells are too few for one sample"
         return row, empty
-    boot = aging_bootstraps(young, old, stream, n_bootstraps, n_per_sample, metric, sampling, n_threads)
+    boot = aging_bootstraps(young, old, stream, **bootstrap_options)
     row.update(summarize_bootstraps(boot), status="ok")
     boot.insert(0, "cell_type", cell_type)
     return row, boot
@@ -380,6 +375,15 @@ def _options(options: dict | None) -> dict:
         "min_cells": 20, "n_programs": 20,
     }
     return {**defaults, **(options or {})}
+
+
+def bootstrap_options(options: dict, n_threads: int = 1) -> dict:
+    """The ``aging`` section's options as keyword arguments of :func:`cell_type_magnitude`."""
+    o = _options(options)
+    return {
+        "min_cells": o["min_cells"], "n_bootstraps": o["bootstraps"], "n_per_sample": o["n_per_sample"],
+        "metric": o["metric"], "sampling": o["sampling"], "n_threads": int(n_threads),
+    }
 
 
 def cell_type_stream(seed: int, dataset: str, cell_type: str) -> np.random.SeedSequence:
@@ -406,10 +410,7 @@ def dataset_magnitudes(adata, dataset: str, seed: int, options: dict | None = No
     rows, boots = [], []
     for cell_type in cell_types:
         young, old = embedding_by_age(adata, dataset, cell_type, o["embedding"], o["n_dims"])
-        row, boot = cell_type_magnitude(
-            young, old, cell_type, cell_type_stream(seed, dataset, cell_type), o["bootstraps"], o["n_per_sample"],
-            o["metric"], o["sampling"], o["min_cells"], n_threads,
-        )
+        row, boot = cell_type_magnitude(young, old, cell_type, cell_type_stream(seed, dataset, cell_type), **bootstrap_options(o, n_threads))
         rows.append(row)
         boots.append(boot)
     magnitudes = pd.DataFrame(rows, columns=MAGNITUDE_COLUMNS)

@@ -4,15 +4,13 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
 from figureflow.io import read_arrays, read_table
 from figureflow.plotting.style import save_figure
-from figureflow.plotting.sweeps import plot_difference_distribution, plot_example
+from figureflow.plotting.sweeps import first_point, plot_difference_distribution, plot_example
 from figureflow.runtime import job
 
 with job(snakemake) as log:
     sweep, grid = snakemake.wildcards.sweep, snakemake.params.grid
     table = read_table(snakemake.input.replicates)
-    first = table.iloc[0]
-    at_first = table[(table[grid] == first[grid]).all(axis=1)] if grid else table
-    where = ", ".join(f"{k} = {first[k]}" for k in grid)
+    at_first, where = first_point(table, grid)
     title = f"{sweep}: {len(at_first)} replicates" + (f" at {where}" if where else "") + f", mean {at_first['ari_diff'].mean():+.3f}"
     fig = plot_difference_distribution(at_first["ari_diff"].to_numpy(), title=title)
     save_figure(fig, snakemake.output.distribution_png, snakemake.output.distribution_pdf)

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from figureflow.plotting.sweeps import plot_difference_distribution, plot_example, plot_grid_heatmap
+from figureflow.plotting.sweeps import first_point, plot_difference_distribution, plot_example, plot_grid_heatmap
 
 
 def test_distribution_counts_every_replicate_and_marks_zero_and_both_sides():
@@ -44,3 +44,11 @@ def test_example_draws_the_data_once_per_labelling_with_its_score():
         np.testing.assert_array_equal(points.get_offsets(), X)
         assert len({tuple(c) for c in points.get_facecolors()}) == len(np.unique(lab))
     plt.close(fig)
+
+
+def test_first_point_takes_the_replicates_of_the_grids_first_point():
+    table = pd.DataFrame({"a": [1, 1, 2, 1], "b": ["x", "y", "x", "x"], "ari_diff": [0.1, 0.2, 0.3, 0.4]})
+    rows, where = first_point(table, ["a", "b"])
+    assert rows["ari_diff"].tolist() == [0.1, 0.4] and where == "a = 1, b = x"
+    rows, where = first_point(table, [])
+    assert len(rows) == 4 and where == ""

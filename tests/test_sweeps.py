@@ -60,3 +60,4 @@ def test_unknown_experiments_and_parameters_are_named():
         check_sweep("x", {"experiment": "gmm"})
     with pytest.raises(InputError, match=r"sweeps.x.grid names 'std', which experiment 'gmm_vs_kmeans' does not take; its parameters are"):
         check_sweep("x", {"experiment": "gmm_vs_kmeans", "grid": {"std": [1]}})
+

@@ -9,7 +9,18 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_difference_distribution", "plot_grid_heatmap", "plot_example"]
+__all__ = ["first_point", "plot_difference_distribution", "plot_grid_heatmap", "plot_example"]
+
+
+def first_point(table: pd.DataFrame, grid_columns) -> tuple[pd.DataFrame, str]:
+    """The replicates of the grid's first point (all rows without a grid), and that point as text
+    (``"cluster_std = 1.0, shear = 0.0"``; empty without a grid)."""
+    grid_columns = list(grid_columns)
+    if not grid_columns:
+        return table, ""
+    first = table.iloc[0]
+    rows = table[(table[grid_columns] == first[grid_columns]).all(axis=1)]
+    return rows, ", ".join(f"{k} = {first[k]}" for k in grid_columns)
 
 
 @house_figure

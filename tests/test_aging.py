@@ -286,6 +286,14 @@ def test_aging_datasets_default_to_those_that_know_their_ages_and_bad_names_are_
         check_config(dict(config, aging={"datasets": ["plain"]}), facts)
     with pytest.raises(InputError, match=r"aging.datasets names 'nope', which is not in datasets; datasets are 'sim', 'atlas', 'plain'"):
         check_config(dict(config, aging={"datasets": ["nope"]}), facts)
+    # what preprocessing will make is known before any job: its embeddings and their dimensions
+    with pytest.raises(InputError, match=r"aging.embedding is 'X_tsne', which preprocessing does not make for dataset 'sim'; it makes 'X_pca', 'X_umap'"):
+        check_config(dict(config, aging={"embedding": "X_tsne"}), facts)
+    with pytest.raises(InputError, match=r"aging.n_dims is 40, but obsm\['X_pca'\] of dataset 'sim' will have 30 dimensions \(preprocess.n_pcs\)"):
+        check_config(dict(config, aging={"n_dims": 40}), facts)
+    with pytest.raises(InputError, match=r"aging.embedding is 'X_umap', which preprocessing does not make"):
+        check_config(dict(config, aging={"embedding": "X_umap"}, preprocess={"umap": False}), facts)
+    assert check_config(dict(config, aging={"n_dims": 10}, preprocess={"n_pcs": 10}), facts)["sim"] == {"type_0": "type_0"}
 
 
 # ---------------------------------------------------------------- trajectories

@@ -483,7 +483,23 @@ def check_config(config, data_facts: dict) -> dict:
                 f"set datasets.{name}.young and datasets.{name}.old to its age labels"
             )
         embedding = config.get("aging", {}).get("embedding", "X_pca")
-        if datasets[name].get("processed"):
+        n_dims = config.get("aging", {}).get("n_dims")
+        if not datasets[name].get("processed"):
+            preprocess = config.get("preprocess", {})
+            made = {"X_pca": preprocess.get("n_pcs", 30)}
+            if preprocess.get("umap", True):
+                made["X_umap"] = 2
+            if embedding not in made:
+                raise InputError(
+                    f"config key aging.embedding is '{embedding}', which preprocessing does not make for dataset '{name}'; "
+                    f"it makes {describe(sorted(made))}"
+                )
+            if n_dims is not None and n_dims > made[embedding]:
+                raise InputError(
+                    f"config key aging.n_dims is {n_dims}, but obsm['{embedding}'] of dataset '{name}' will have "
+                    f"{made[embedding]} dimensions" + (" (preprocess.n_pcs)" if embedding == "X_pca" else "")
+                )
+        else:
             if embedding not in datasets[name]["obsm"]:
                 raise InputError(
                     f"config key aging.embedding is '{embedding}', which processed dataset '{name}' does not have in obsm; "

@@ -344,8 +344,8 @@ def read_graph_files(graph_path: str | os.PathLike, nodes_path: str | os.PathLik
 
 
 def read_nodes(path: str | os.PathLike) -> pd.DataFrame:
-    """A per-node TSV written by figureflow: ``node`` as strings, empty cells as NA, other types inferred."""
-    return pd.read_csv(path, sep="\t", dtype={"node": str}, keep_default_na=False, na_values=[""])
+    """A per-node TSV written by figureflow (:func:`read_table`): ``node`` as strings, other types inferred."""
+    return read_table(path, dtype={"node": str})
 
 
 def node_groups(nodes: pd.DataFrame, group_by: str | None = None, skip=("node", "z", "component")):

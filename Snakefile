@@ -22,6 +22,8 @@ wildcard_constraints:
     cell_type=NAME_PATTERN,
     sweep=NAME_PATTERN,
     chunk="[0-9]+",
+    run=NAME_PATTERN,
+    simulation=NAME_PATTERN,
 
 
 
@@ -38,6 +40,7 @@ include: "rules/signal_flow.smk"
 include: "rules/jacobian.smk"
 include: "rules/aging.smk"
 include: "rules/sweeps.smk"
+include: "rules/vae.smk"
 
 
 rule all:

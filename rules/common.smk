@@ -221,6 +221,70 @@ def sweeps_with_2d_grid():
 # Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
 
 
+# ---------------------------------------------------------------- vae
+
+
+def vae_runs(source):
+    """Runs whose data is a ``simulation`` or a ``dataset``."""
+    return [r for r, facts in FACTS["vae"]["runs"].items() if facts["source"] == source]
+
+
+def vae_simulation_spec(wildcards):
+    return config["vae"]["simulations"][wildcards.simulation]
+
+
+def vae_run_options(wildcards):
+    """The run's config section (defaults filled by the schema)."""
+    return config["vae"]["runs"][wildcards.run]
+
+
+def vae_run_data(wildcards):
+    facts = FACTS["vae"]["runs"][wildcards.run]
+    if facts["source"] == "simulation":
+        return f"results/vae/simulations/{facts['data']}.npz"
+    return f"results/processed/{facts['data']}.h5ad"
+
+
+def vae_figure_options(wildcards=None):
+    section = config["vae"]
+    return {k: section[k] for k in ("traversal_steps", "traversal_extent", "volume_samples")}
+
+
+def vae_checkpoints(wildcards):
+    """Where a run's per-epoch checkpoints live (not an output: they survive an interrupted job)."""
+    return f"results/vae/{wildcards.run}/checkpoints"
+
+
+def vae_simulation_is_counts(wildcards):
+    return config["vae"]["simulations"][wildcards.simulation]["simulator"] == "expression"
+
+
+def vae_baseline_latent_dim(wildcards):
+    """Baselines get as many components as the widest run on the simulation (at least 2)."""
+    dims = [config["vae"]["runs"][r]["latent_dim"] for r in vae_runs("simulation") if FACTS["vae"]["runs"][r]["data"] == wildcards.simulation]
+    return max(dims + [2])
+
+
+def vae_compared_simulations():
+    """Simulations that some run trains on (each gets baselines and a place in the comparison)."""
+    return sorted({FACTS["vae"]["runs"][r]["data"] for r in vae_runs("simulation")})
+
+
+def vae_comparison_inputs(wildcards):
+    return {
+        "metrics": expand("results/vae/{run}/metrics.tsv", run=vae_runs("simulation")),
+        "baselines": expand("results/vae/baselines/{simulation}.tsv", simulation=vae_compared_simulations()),
+    }
+
+
+def vae_comparison_params(wildcards=None):
+    return {
+        "runs": vae_runs("simulation"),
+        "run_data": {r: FACTS["vae"]["runs"][r]["data"] for r in vae_runs("simulation")},
+        "simulations": vae_compared_simulations(),
+    }
+
+
 def figure_targets(stem, **wildcards):
     """Every format of the figures ``stem`` (a pattern without extension) for the wildcard values."""
     return expand(f"{stem}.{{format}}", format=FIGURE_FORMATS, **wildcards)
@@ -276,6 +340,16 @@ def sweep_targets():
     )
 
 
+def vae_targets():
+    runs = list(FACTS["vae"]["runs"])
+    targets = expand("results/vae/{run}/{file}", run=runs, file=["model.pt", "history.tsv", "metrics.tsv"])
+    targets += expand("results/vae/{run}/latent.h5ad", run=vae_runs("dataset"))
+    targets += figure_targets("results/figures/vae/{run}.{figure}", run=runs, figure=["training", "traversal", "latent"])
+    if vae_runs("simulation"):
+        targets += ["results/vae/comparison.tsv", "results/vae/scores.tsv"] + figure_targets("results/figures/vae/comparison")
+    return targets
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets()
+    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets() + vae_targets()

@@ -32,6 +32,8 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
+        ("vae_simulate", 2), ("vae_train", 10), ("vae_train_dataset", 1), ("vae_baselines", 2), ("vae_comparison", 1),
+        ("plot_vae_run", 11), ("plot_vae_comparison", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -74,6 +76,11 @@ EXPECTED_TABLES = [
     "results/sweeps/tiny_grid/replicates.tsv",
     "results/sweeps/tiny_grid/summary.tsv",
     *[f"results/sweeps/tiny_grid/chunks/{c}.tsv" for c in range(3)],
+    "results/jacobian/tiny_decoder/estimates.tsv",
+    *[f"results/vae/{run}/{table}.tsv" for run in ("tiny_beta", "tiny_atlas") for table in ("history", "metrics")],
+    "results/vae/baselines/tiny_expr.tsv",
+    "results/vae/scores.tsv",
+    "results/vae/comparison.tsv",
 ]
 # wall times differ from run to run; every other value must be identical
 TIMING_COLUMNS = ["seconds"]
@@ -91,6 +98,35 @@ def test_tiny_run_makes_every_table_and_figure(runs):
     for name in ("toy.error_vs_n", "toy.volume", "toy.image", "swirl.error_vs_n", "swirl.volume", "swirl.image"):
         for suffix in (".png", ".pdf"):
             assert (workdir / "results/figures/jacobian" / f"{name}{suffix}").stat().st_size > 1000
+    for name in ("tiny_beta.training", "tiny_beta.traversal", "tiny_beta.latent", "tiny_atlas.latent", "comparison"):
+        assert (workdir / "results/figures/vae" / f"{name}.png").stat().st_size > 1000
+
+
+def test_vae_runs_score_every_seed_and_the_decoder_is_a_jacobian_map(runs):
+    import torch
+
+    from figureflow.generative.vae import load_model
+    from figureflow.jacobian.torch_maps import torch_volume_elements
+
+    workdir = runs["1"]
+    metrics = pd.read_csv(workdir / "results/vae/tiny_beta/metrics.tsv", sep="\t")
+    assert metrics["replicate"].tolist() == [0, 1] and metrics[["mig", "sap"]].apply(lambda c: c.between(0, 1)).all().all()
+    saved = torch.load(workdir / "results/vae/tiny_beta/model.pt", weights_only=False)
+    assert len(saved["replicates"]) == 2 and saved["options"]["beta"] == 4
+    scores = pd.read_csv(workdir / "results/vae/scores.tsv", sep="\t")
+    assert scores["method"].tolist() == ["tiny_beta", "tiny_beta", "pca", "fastica", "fastica"]
+    atlas = ad.read_h5ad(workdir / "results/vae/tiny_atlas/latent.h5ad")
+    processed = ad.read_h5ad(workdir / "results/processed/tiny_sim.h5ad")
+    assert atlas.obsm["X_vae"].shape == (processed.n_obs, 2) and list(atlas.obs_names) == list(processed.obs_names)
+    # the sampler's estimate of the trained decoder agrees with the volume elements computed here
+    from figureflow.generative.vae import decoder_function
+
+    estimates = pd.read_csv(workdir / "results/jacobian/tiny_decoder/estimates.tsv", sep="\t")
+    model = load_model(workdir / "results/vae/tiny_beta/model.pt")
+    values = torch_volume_elements(decoder_function(model), np.random.default_rng(0).standard_normal((20000, 3)))
+    reference, reference_se = values.mean(), values.std() / np.sqrt(values.size)
+    largest = estimates[estimates["estimator"] == "mc"].sort_values("n_samples").iloc[-1]
+    assert abs(largest["estimate"] - reference) < 4 * np.hypot(largest["std_error"], reference_se)
 
 
 def test_aging_jobs_per_cell_type_give_the_tables_of_one_call_over_all(runs, tmp_path):

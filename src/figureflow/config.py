@@ -214,7 +214,8 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     * ``jacobian``: :func:`figureflow.maps.check_config` (every map loads, evaluates and has exact
       derivatives; sample sizes suit the estimators);
     * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old);
-    * ``sweeps``: :func:`figureflow.sweeps.check_config` (experiments and their parameters exist).
+    * ``sweeps``: :func:`figureflow.sweeps.check_config` (experiments and their parameters exist);
+    * ``vae``: :func:`figureflow.generative.settings.check_config` (runs' data exist and suit their likelihood).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
     :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
@@ -227,6 +228,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
         The first problem found, naming the file, the key, what was expected and what was found.
     """
     from figureflow import aging, maps, signal_flow, sweeps
+    from figureflow.generative import settings as vae
     from figureflow.data import checks as data
 
     signal_flow.check_config(config)
@@ -234,6 +236,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     facts["data"] = data.check_config(config, base, computed_node_columns())
     facts["aging"] = aging.check_config(config, facts["data"])
     facts["sweeps"] = sweeps.check_config(config)
+    facts["vae"] = vae.check_config(config, facts["data"])
     return facts
 
 

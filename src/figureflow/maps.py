@@ -10,6 +10,7 @@ builtin    ``map: toy | linear | helix | stereographic``, ``params``   :func:`fi
 mlp        ``map: mlp``, ``params: {latent_dim, data_dim, hidden}``    :func:`figureflow.jacobian.torch_maps.mlp_map`
 numba      ``map: package.module:function``, dims, ``params``          :func:`figureflow.jacobian.maps.load_user_map`
 torch      ``map: package.module:factory``, dims, ``torch: true``      :func:`figureflow.jacobian.torch_maps.load_torch_map`
+vae        ``map: vae:<run>``, a trained run's decoder mean            :func:`figureflow.generative.vae.decoder_function`
 =========  ==========================================================  ==========================================
 
 This module sits above the makers: it imports them (inside the resolvers, so that resolving a
@@ -28,15 +29,17 @@ import os
 import sys
 from collections.abc import Mapping
 
-from figureflow.io import InputError
+from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
 
-__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "check_config"]
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "check_config"]
 
 
 def map_kind(spec: Mapping) -> str:
-    """The kind of a map spec: ``builtin``, ``mlp``, ``numba`` or ``torch`` (see the module docstring)."""
+    """The kind of a map spec: ``builtin``, ``mlp``, ``numba``, ``torch`` or ``vae`` (see the module docstring)."""
     source = spec["map"]
+    if source.startswith("vae:"):
+        return "vae"
     if source in BUILTIN_MAPS:
         return "builtin"
     if source in TORCH_BUILTIN_MAPS:
@@ -108,8 +111,38 @@ def _torch(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
     return latent
 
 
+def vae_model_file(spec: Mapping) -> str:
+    """The ``model.pt`` behind a ``vae:<run>`` map (replicate 0's decoder is the map)."""
+    return f"results/vae/{spec['map'].split(':', 1)[1]}/model.pt"
+
+
+def _vae(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.generative.vae import decoder_function, load_model
+    from figureflow.jacobian.torch_maps import torch_map
+
+    path = vae_model_file(spec)
+    if not os.path.exists(path):
+        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
+    model = load_model(path)
+    return torch_map(name, decoder_function(model), model.config["latent_dim"], model.config["data_dim"])
+
+
+def _check_vae_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int | None]:
+    """Before training: the run exists; its dims (data dimension ``None`` for a dataset's genes)."""
+    from figureflow.generative.settings import DEFAULTS, simulation_dims
+
+    run = spec["map"].split(":", 1)[1]
+    runs = config.get("vae", {}).get("runs", {})
+    if run not in runs:
+        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}; vae.runs has {describe(list(runs))}")
+    simulations = config["vae"].get("simulations", {})
+    data = runs[run]["data"]
+    D = simulation_dims(simulations[data]) if data in simulations else None
+    return int(runs[run].get("latent_dim", DEFAULTS["latent_dim"])), D
+
+
 #: kind -> resolver ``(name, spec, seed, check) -> LatentMap``
-MAP_KINDS = {"builtin": _builtin, "mlp": _mlp, "numba": _numba, "torch": _torch}
+MAP_KINDS = {"builtin": _builtin, "mlp": _mlp, "numba": _numba, "torch": _torch, "vae": _vae}
 
 
 def resolve_map(name: str, spec: Mapping, seed: int = 0, check: bool = False) -> LatentMap:
@@ -138,7 +171,9 @@ def check_config(config: Mapping) -> dict:
     """The ``jacobian`` section: sample sizes suit the estimators, and every map resolves and passes
     its check on a seeded batch of latent points (:func:`resolve_map` with ``check=True``).
 
-    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``.
+    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``; a
+    ``vae:<run>`` map's file is the run's ``model.pt`` (so the DAG trains the run first) and its data
+    dimension is ``None`` when the run's data is a dataset (genes are known after preprocessing).
 
     Raises
     ------
@@ -155,6 +190,9 @@ def check_config(config: Mapping) -> dict:
     check_sample_sizes(section["estimators"], section["sample_sizes"], section["scrambles"])
     facts = {}
     for name, spec in section["maps"].items():
+        if map_kind(spec) == "vae":  # trained by the workflow: its model file is the rule's input
+            facts[name] = {"dims": _check_vae_map(name, spec, config), "code": [vae_model_file(spec)]}
+            continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
     return facts

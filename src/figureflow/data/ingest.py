@@ -250,7 +250,8 @@ def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
     """Before any job, for a dataset marked ``processed``: ``X`` is numeric and finite (a sample),
     and ``obsm`` holds an embedding to draw.
 
-    Returns ``{"obsm": [obsm keys], "x_min": smallest sampled X value}`` (negative for a scaled X).
+    Returns ``{"obsm": [obsm keys], "layers": [layer names], "x_min": smallest sampled X value}``
+    (negative for a scaled X).
 
     Raises
     ------
@@ -265,6 +266,7 @@ def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
             raise InputError(f"h5ad file '{path}': X is empty; a processed dataset ({base}.processed) needs its expression in X")
         sample = _h5_matrix_sample(handle["X"], COUNT_SAMPLE)
         obsm = sorted(handle["obsm"].keys()) if "obsm" in handle else []
+        layers = sorted(handle["layers"].keys()) if "layers" in handle else []
     if sample is not None and sample.size:
         if not np.issubdtype(sample.dtype, np.number) or not np.isfinite(sample).all():
             raise InputError(f"h5ad file '{path}': X must hold finite numbers, found dtype {sample.dtype} or NaN/infinite values")
@@ -273,7 +275,7 @@ def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
             f"h5ad file '{path}': {base}.processed is true, so the file's own embedding is kept, but obsm has none of "
             f"{describe(EMBEDDINGS)}; obsm keys are {describe(obsm)}"
         )
-    return {"obsm": obsm, "x_min": float(sample.min()) if sample is not None and sample.size else 0.0}
+    return {"obsm": obsm, "layers": layers, "x_min": float(sample.min()) if sample is not None and sample.size else 0.0}
 
 
 def ingest_h5ad(

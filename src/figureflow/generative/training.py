@@ -1,0 +1,206 @@
+"""What every figureflow trainer needs around its model: device, seeds, split, epochs, checkpoints.
+
+* :func:`resolve_device`: ``auto`` is CUDA when torch sees a GPU, else the CPU.
+* :func:`replicate_streams`: from the config seed, per (rule, wildcards, replicate), a numpy
+  generator for data splits and two ``torch.Generator`` seeds (weights, training noise), all
+  through :mod:`figureflow.seeding`; never torch's global generator.
+* :func:`init_weights`: PyTorch's default initialisation of linear and convolution layers
+  (uniform on ``+-1/sqrt(fan_in)``), drawn from a given generator.
+* :func:`held_out_split`: a seeded split into training and held-out rows.
+* :func:`fit`: Adam over shuffled minibatches, a held-out evaluation each epoch, early stopping on
+  it, a checkpoint every epoch (model, optimizer, generator state, history) from which an
+  interrupted run resumes to the same final weights on CPU, and a tqdm progress bar.
+
+Random draws during training (minibatch order, reparameterisation noise) come from one CPU
+``torch.Generator`` whose state is in the checkpoint; noise drawn on the CPU and moved to the
+device makes a CUDA run see the same draws as a CPU run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from figureflow.io import InputError, atomic_output
+from figureflow.seeding import seed_sequence
+
+__all__ = ["resolve_device", "replicate_streams", "init_weights", "held_out_split", "normal_noise", "fit"]
+
+
+def resolve_device(device: str = "auto", key: str = "device") -> torch.device:
+    """``auto`` -> CUDA if available else CPU; ``cpu``; ``cuda`` (or ``cuda:N``), which must exist."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"config key {key} is {device!r}, but torch sees no CUDA device here; use 'auto' or 'cpu'")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise InputError(f"config key {key}: expected 'auto', 'cpu' or 'cuda[:N]', found {device!r}") from None
+
+
+def replicate_streams(seed: int, rule: str, wildcards: Mapping, replicate: int) -> dict:
+    """``{"numpy": Generator, "weights": int, "training": int, "evaluation": int}`` for one
+    replicate of one job (the integers seed torch generators)."""
+    children = seed_sequence(seed, rule, wildcards, replicate).spawn(4)
+    words = [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in children[1:]]
+    return {"numpy": np.random.Generator(np.random.PCG64(children[0])), "weights": words[0], "training": words[1], "evaluation": words[2]}
+
+
+@torch.no_grad()
+def init_weights(module: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Re-draw every linear/convolution weight and bias uniformly on ``+-1/sqrt(fan_in)``
+    (PyTorch's default bound) from ``generator``; returns ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            w = layer.weight
+            fan_in = w.shape[1] * math.prod(w.shape[2:])
+            bound = 1.0 / math.sqrt(fan_in)
+            w.copy_(torch.rand(w.shape, generator=generator, dtype=w.dtype) * 2 * bound - bound)
+            if layer.bias is not None:
+                layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator, dtype=w.dtype) * 2 * bound - bound)
+    return module
+
+
+def held_out_split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted training and held-out row indices; at least one row in each."""
+    n_held = min(max(1, int(round(fraction * n))), n - 1)
+    order = rng.permutation(n)
+    return np.sort(order[n_held:]), np.sort(order[:n_held])
+
+
+def normal_noise(shape, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise drawn on the CPU from ``generator``, moved to ``like``'s device and dtype."""
+    return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+def _progress(total: int, initial: int, enabled: bool, label: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=label, unit="epoch", file=sys.stderr, disable=not enabled, ascii=True, mininterval=1.0)
+
+
+def fit(
+    model: torch.nn.Module,
+    data: Sequence[torch.Tensor],
+    train_rows: np.ndarray,
+    held_rows: np.ndarray,
+    step_loss: Callable,
+    evaluate: Callable,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    generator: torch.Generator,
+    patience: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    identity: str = "",
+    progress: bool = True,
+    label: str = "training",
+    on_epoch: Callable | None = None,
+) -> tuple[torch.nn.Module, pd.DataFrame]:
+    """Train ``model`` with Adam; return it (at its best held-out epoch) and the per-epoch history.
+
+    Parameters
+    ----------
+    data
+        Tensors with rows as samples, on the model's device; a minibatch is the same rows of each.
+    train_rows, held_rows
+        Row indices of the training and held-out sets.
+    step_loss
+        ``step_loss(model, batch, state) -> dict`` with a differentiable ``"loss"`` (minibatch
+        mean) and any other floats to average into the history; ``state`` has ``epoch``,
+        ``step`` (minibatches so far), ``steps_per_epoch``, ``n_train`` and ``generator``.
+    evaluate
+        ``evaluate(model, batch, state) -> dict`` of floats on held-out rows (no gradient),
+        including ``"held_out_loss"``, the early-stopping criterion (lower is better).
+    patience
+        Stop after this many epochs without a lower held-out loss; ``None`` runs every epoch.
+    checkpoint
+        File written after every epoch (atomically). If it exists and was written by a run with
+        the same ``identity`` (a string of everything that defines the run), training resumes
+        after its last epoch, with the optimizer and generator state it saved, so the result equals
+        an uninterrupted run's on CPU. A checkpoint of another identity is ignored.
+    on_epoch
+        ``on_epoch(epoch, row)`` after each epoch's checkpoint (e.g. to stop a test mid-run).
+
+    Raises
+    ------
+    FloatingPointError
+        When a loss becomes NaN or infinite, naming the epoch.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history: list[dict] = []
+    best = {"loss": math.inf, "epoch": -1, "state": copy.deepcopy(model.state_dict())}
+    start, step = 0, 0
+    path = Path(checkpoint) if checkpoint else None
+    if path is not None and path.exists():
+        saved = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
+        if saved.get("identity") == identity:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            generator.set_state(saved["generator"])
+            history, best, start, step = saved["history"], saved["best"], saved["epoch"], saved["step"]
+    steps_per_epoch = max(1, math.ceil(len(train_rows) / batch_size))
+    train_index = torch.as_tensor(train_rows)
+    held_index = torch.as_tensor(held_rows, device=data[0].device)
+    bar = _progress(epochs, start, progress, label)
+    seconds = 0.0
+    stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
+    for epoch in range(start, epochs):
+        if stopped:
+            break
+        began = time.perf_counter()
+        model.train()
+        order = train_index[torch.randperm(len(train_index), generator=generator)].to(data[0].device)
+        sums: dict[str, float] = {}
+        for b in range(steps_per_epoch):
+            rows = order[b * batch_size : (b + 1) * batch_size]
+            state = {"epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch, "n_train": len(train_rows), "generator": generator}
+            terms = step_loss(model, [t[rows] for t in data], state)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{label}: the training loss became {loss.item()} at epoch {epoch + 1}, minibatch {b + 1}; lower learning_rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value) * len(rows)
+        model.eval()
+        with torch.no_grad():
+            held = evaluate(model, [t[held_index] for t in data], {"epoch": epoch, "step": step, "n_train": len(train_rows), "generator": generator})
+        row = {"epoch": epoch + 1, "train_loss": sums.pop("loss") / len(train_rows)}
+        row.update({"held_out_loss": float(held.pop("held_out_loss"))})
+        row.update({name: value / len(train_rows) for name, value in sums.items()})
+        row.update({name: float(value) for name, value in held.items()})
+        seconds += time.perf_counter() - began  # logged, not in the history, which must not vary by run
+        history.append(row)
+        if row["held_out_loss"] < best["loss"]:
+            best = {"loss": row["held_out_loss"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        stopped = patience is not None and epoch - best["epoch"] >= patience
+        if path is not None:
+            saved = {
+                "identity": identity, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history, "best": best,
+            }
+            with atomic_output(path) as tmp:
+                torch.save(saved, tmp)
+        bar.set_postfix(train=f"{row['train_loss']:.4g}", held_out=f"{row['held_out_loss']:.4g}", refresh=False)
+        bar.update(1)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, row)
+    bar.close()
+    model.load_state_dict(best["state"])
+    table = pd.DataFrame(history)
+    table.attrs["seconds"] = seconds  # this call's training time
+    return model, table

@@ -1,0 +1,155 @@
+"""Figures of beta-VAE runs: training curves, latent traversals, the latent space coloured by
+factors or labels, and the disentanglement comparison across objectives and baselines."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
+
+__all__ = ["plot_training_curves", "plot_image_traversal", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions"]
+
+
+def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` latent dimensions with the largest KL to the prior, most informative first."""
+    return np.argsort(-np.asarray(kl_per_dim), kind="stable")[:n]
+
+
+@house_figure
+def plot_training_curves(history: pd.DataFrame, title: str | None = None):
+    """Training and held-out loss per epoch (a line per replicate), and the KL term (with the
+    capacity target ``C`` when present).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, (ax_loss, ax_kl) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    for r, rows in history.groupby("replicate", sort=True):
+        first = r == history["replicate"].min()
+        ax_loss.plot(rows["epoch"], rows["train_loss"], color="C0", lw=1, label="training" if first else None)
+        ax_loss.plot(rows["epoch"], rows["held_out_loss"], color="C3", lw=1, ls="--", label="held-out (-ELBO)" if first else None)
+        ax_kl.plot(rows["epoch"], rows["kl"], color="C2", lw=1, label="KL" if first else None)
+        if "C" in rows and rows["C"].notna().any():
+            ax_kl.plot(rows["epoch"], rows["C"], color="0.3", lw=1, ls=":", label="capacity C" if first else None)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss per sample (nats)")
+    ax_loss.legend(frameon=False)
+    ax_kl.set_xlabel("epoch")
+    ax_kl.set_ylabel("KL(q(z|x) || p(z)) (nats)")
+    ax_kl.legend(frameon=False)
+    return finish_figure(fig, title)
+
+
+@house_figure
+def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int, kl_per_dim: np.ndarray, title: str | None = None):
+    """Decoded images: a row per latent dimension (``traversal (d, steps, canvas^2)``), a column
+    per value; each row labelled with the dimension and its KL.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d, steps, _ = traversal.shape
+    fig, axes = plt.subplots(d, steps, figsize=(0.75 * steps + 0.8, 0.75 * d + 0.5), squeeze=False)
+    for j in range(d):
+        for s in range(steps):
+            ax = axes[j, s]
+            ax.imshow(traversal[j, s].reshape(canvas, canvas), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if s == 0:
+                ax.set_ylabel(f"z{j + 1}\nKL {kl_per_dim[j]:.2f}", rotation=0, ha="right", va="center", fontsize=7)
+            if j == d - 1:
+                ax.set_xlabel(f"{values[s]:+.1f}", fontsize=7)
+    return finish_figure(fig, title)
+
+
+@house_figure
+def plot_gene_traversal(traversal: np.ndarray, values: np.ndarray, kl_per_dim: np.ndarray, genes=None, n_genes: int = 30, n_dims: int = 4, title: str | None = None):
+    """For the ``n_dims`` most informative latent dimensions, a heatmap of the ``n_genes`` genes
+    whose decoded log mean varies most along that dimension (rows) against the traversal values
+    (columns), centred per gene.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    dims = informative_dimensions(kl_per_dim, min(n_dims, traversal.shape[0]))
+    genes = np.asarray(genes) if genes is not None else np.array([f"gene {g}" for g in range(traversal.shape[2])])
+    fig, axes = plt.subplots(1, len(dims), figsize=(2.3 * len(dims) + 0.6, 4.2), squeeze=False)
+    logs = np.log1p(np.clip(traversal, 0, None)) if traversal.min() >= 0 else traversal
+    reach = 0.0
+    panels = []
+    for j in dims:
+        profile = logs[j]  # (steps, genes)
+        top = np.argsort(-(profile.max(axis=0) - profile.min(axis=0)), kind="stable")[:n_genes]
+        centred = (profile[:, top] - profile[:, top].mean(axis=0)).T
+        reach = max(reach, float(np.abs(centred).max()))
+        panels.append((j, top, centred))
+    for ax, (j, top, centred) in zip(axes[0], panels):
+        image = ax.imshow(centred, aspect="auto", cmap="RdBu_r", vmin=-reach or -1, vmax=reach or 1)
+        ax.set_xticks(range(len(values)), [f"{v:+.1f}" for v in values], fontsize=6)
+        ax.set_yticks(range(len(top)), genes[top], fontsize=5)
+        ax.set_xlabel(f"z{j + 1} (KL {kl_per_dim[j]:.2f})")
+    fig.colorbar(image, ax=axes[0].tolist(), label="decoded log1p mean, centred", shrink=0.8)
+    return finish_figure(fig, title, tight=False)
+
+
+@house_figure
+def plot_latent_space(z: np.ndarray, colours: dict, kl_per_dim: np.ndarray, title: str | None = None):
+    """The two most informative latent dimensions, a panel per colouring: ``colours`` maps a name
+    to per-row values (numbers: a continuous scale; text: categories).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    a, b = informative_dimensions(kl_per_dim, 2)
+    fig, axes = plt.subplots(1, len(colours), figsize=(3.0 * len(colours), 2.9), squeeze=False)
+    for ax, (name, values) in zip(axes[0], colours.items()):
+        values = np.asarray(values)
+        if values.dtype.kind in "fiu":
+            points = ax.scatter(z[:, a], z[:, b], c=values, s=3, cmap="viridis", linewidths=0, rasterized=True)
+            fig.colorbar(points, ax=ax, shrink=0.8)
+        else:
+            palette = categorical_colors(sorted(set(values)))
+            for category, colour in palette.items():
+                mask = values == category
+                ax.scatter(z[mask, a], z[mask, b], color=colour, s=3, linewidths=0, label=category, rasterized=True)
+            ax.legend(frameon=False, fontsize=5, markerscale=2, loc="best")
+        ax.set_xlabel(f"z{a + 1}")
+        ax.set_ylabel(f"z{b + 1}")
+        ax.set_title(name, fontsize=8)
+    return finish_figure(fig, title)
+
+
+@house_figure
+def plot_comparison(scores: pd.DataFrame, metrics=("mig", "sap"), title: str | None = None):
+    """Per simulation (rows) and metric (columns): each method's score per seed (points) and its
+    mean +- sd (bar and line), methods in table order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    datasets = list(dict.fromkeys(scores["data"]))
+    fig, axes = plt.subplots(len(datasets), len(metrics), figsize=(3.6 * len(metrics), 2.6 * len(datasets)), squeeze=False)
+    for i, data in enumerate(datasets):
+        rows = scores[scores["data"] == data]
+        methods = list(dict.fromkeys(rows["method"]))
+        for k, metric in enumerate(metrics):
+            ax = axes[i, k]
+            for m, method in enumerate(methods):
+                values = rows.loc[rows["method"] == method, metric].to_numpy(dtype=float)
+                mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
+                ax.bar(m, mean, color="0.85", width=0.7)
+                ax.errorbar(m, mean, yerr=sd, color="black", capsize=3, lw=1)
+                ax.plot(np.full(len(values), m) + np.linspace(-0.15, 0.15, len(values)), values, "o", color="C0", ms=3)
+            ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right", fontsize=7)
+            ax.set_ylim(0, max(0.05, float(rows[metric].max()) * 1.15))
+            ax.set_ylabel(metric.upper())
+            ax.set_title(f"{data}: {metric.upper()} (mean +- sd)", fontsize=8)
+    return finish_figure(fig, title)

@@ -1,0 +1,238 @@
+"""beta-VAE: likelihoods and KL against closed forms, disentanglement metrics on planted codes,
+exact resume, seeded determinism, config errors that name the run and key."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import torch
+
+from figureflow.generative.disentanglement import baseline_latents, mig, sap, summarize_scores
+from figureflow.generative.known_factors import draw_sprites, simulate_expression
+from figureflow.generative.settings import check_config
+from figureflow.generative.training import held_out_split, resolve_device
+from figureflow.generative.vae import (
+    bernoulli_log_likelihood,
+    capacity,
+    gaussian_log_likelihood,
+    kl_standard_normal,
+    nb_log_likelihood,
+    total_correlation,
+    train_vae,
+    traverse,
+)
+from figureflow.io import InputError
+
+
+def factorial(*levels):
+    """Every combination of the given factor values: factors independent in the sample itself."""
+    return np.array(list(itertools.product(*levels)), dtype=float)
+
+
+def test_mig_and_sap_are_one_for_the_factors_themselves_permuted_and_rescaled():
+    factors = factorial(np.arange(10), np.arange(8), np.arange(5))
+    latents = np.column_stack([3 * factors[:, 2] + 1, -2 * factors[:, 0], 0.5 * factors[:, 1], np.zeros(len(factors))])
+    assert mig(latents, factors) == pytest.approx(1.0, abs=1e-12)
+    assert sap(latents, factors) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_mig_and_sap_are_zero_when_two_factors_are_mixed_by_45_degrees():
+    factors = factorial(np.linspace(-1, 1, 20), np.linspace(-1, 1, 20))
+    rotation = np.array([[1, 1], [1, -1]]) / math.sqrt(2)
+    latents = factors @ rotation.T
+    assert mig(latents, factors) == pytest.approx(0.0, abs=5e-3)  # bin edges on float ties: not exactly 0
+    assert sap(latents, factors) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sap_scores_a_categorical_factor_by_its_correlation_ratio():
+    factors = factorial([0, 1, 2], np.arange(6))
+    # z1 reads the category through a non-monotone code: eta^2 = 1, the squared correlation would not be
+    z = np.column_stack([np.array([0.0, 2.0, 1.0])[factors[:, 0].astype(int)], factors[:, 1]])
+    assert sap(z, factors, categorical=[True, False]) == pytest.approx(1.0, abs=1e-12)
+    assert sap(z, factors, categorical=[False, False]) < 1.0
+
+
+def test_fastica_unmixes_rotated_uniform_factors_and_pca_finds_unequal_axes():
+    rng = np.random.default_rng(0)
+    factors = rng.uniform(-1, 1, size=(4000, 2))
+    rotation = np.array([[1, 1], [1, -1]]) / math.sqrt(2)
+    assert sap(factors @ rotation.T, factors) < 0.1  # the mixture itself (0 but for sampling noise)
+    assert sap(baseline_latents(factors @ rotation.T, "fastica", 2, seed=0), factors) > 0.95
+    stretched = factors * [3.0, 1.0]  # unequal variances: the principal axes are the factors
+    assert sap(baseline_latents(stretched @ rotation.T, "pca", 2), factors) > 0.95
+
+
+def test_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    expected = torch.distributions.kl_divergence(q, p).sum(dim=1)
+    torch.testing.assert_close(kl_standard_normal(mu, logvar), expected)
+
+
+def test_likelihoods_match_scipy():
+    x = torch.tensor([[0.0, 3.0, 17.0], [5.0, 0.0, 1.0]], dtype=torch.float64)
+    mean = torch.tensor([[0.5, 4.0, 12.0], [2.0, 0.1, 30.0]], dtype=torch.float64)
+    theta = torch.tensor([2.0, 0.5, 10.0], dtype=torch.float64)
+    expected = st.nbinom(n=theta.numpy(), p=(theta / (theta + mean)).numpy()).logpmf(x.numpy()).sum(axis=1)
+    np.testing.assert_allclose(nb_log_likelihood(x, mean, theta, eps=0.0).numpy(), expected, rtol=1e-12)
+    log_scale = torch.tensor([0.0, -1.0, 0.5], dtype=torch.float64)
+    expected = st.norm(mean.numpy(), np.exp(log_scale.numpy())).logpdf(x.numpy()).sum(axis=1)
+    np.testing.assert_allclose(gaussian_log_likelihood(x, mean, log_scale).numpy(), expected, rtol=1e-12)
+    binary, logits = torch.tensor([[1.0, 0.0, 1.0]], dtype=torch.float64), torch.tensor([[0.3, -2.0, 4.0]], dtype=torch.float64)
+    p = 1 / (1 + np.exp(-logits.numpy()))
+    expected = st.bernoulli(p).logpmf(binary.numpy()).sum(axis=1)
+    np.testing.assert_allclose(bernoulli_log_likelihood(binary, logits).numpy(), expected, rtol=1e-12)
+
+
+def test_total_correlation_matches_a_loop_over_the_minibatch():
+    g = torch.Generator().manual_seed(1)
+    z, mu, logvar = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
+    N, M = 100, 6
+    total = 0.0
+    for i in range(M):
+        logq = [st.norm(mu[k].numpy(), np.exp(0.5 * logvar[k].numpy())).logpdf(z[i].numpy()) for k in range(M)]
+        joint = np.logaddexp.reduce([q.sum() for q in logq]) - math.log(N * M)
+        marginal = sum(np.logaddexp.reduce([q[j] for q in logq]) - math.log(N * M) for j in range(3))
+        total += joint - marginal
+    assert total_correlation(z, mu, logvar, N).item() == pytest.approx(total / M, rel=1e-10)
+
+
+def test_capacity_rises_linearly_then_holds():
+    assert [capacity(s, 10.0, 100) for s in (0, 50, 100, 500)] == [0.0, 5.0, 10.0, 10.0]
+
+
+def test_sprite_areas_follow_the_shapes_at_scale_one():
+    rng = np.random.default_rng(0)
+    sprites = draw_sprites(rng, 600, canvas=64)
+    half = 64 / 6
+    area = sprites["images"].sum(axis=(1, 2))
+    shape, scale = sprites["factors"][:, 0], sprites["factors"][:, 1]
+    for code, unit_area in ((0, 1.6**2), (1, math.pi * 0.5)):  # square of side 1.6, ellipse with axes 1 and 0.5
+        mask = (shape == code) & (scale == 1.0)
+        assert mask.sum() >= 10
+        assert area[mask].mean() == pytest.approx(unit_area * half**2, rel=0.05)
+
+
+def test_expression_simulator_has_the_planned_library_sizes():
+    sim = simulate_expression(np.random.default_rng(0), n_cells=4000, n_genes=50, mean_counts=1000.0, library_sd=0.3)
+    observed = sim["counts"].sum(axis=1)
+    expected = 1000.0 * math.exp(0.3**2 / 2)  # E[l] of the log-normal library
+    assert observed.mean() == pytest.approx(expected, rel=0.03)
+    assert sim["factors"].min() >= -1 and sim["factors"].max() <= 1 and sim["factors"].shape == (4000, 4)
+
+
+@pytest.fixture(scope="module")
+def small_counts():
+    return simulate_expression(np.random.default_rng(3), n_cells=400, n_genes=30, n_factors=2)
+
+
+OPTIONS = {"likelihood": "nb", "latent_dim": 3, "hidden": [16], "epochs": 4, "batch_size": 64, "patience": None, "device": "cpu"}
+
+
+def test_resume_from_a_checkpoint_equals_uninterrupted_training(tmp_path, small_counts):
+    x = small_counts["counts"]
+    whole, history, _ = train_vae(x, {**OPTIONS, "objective": "tc", "beta": 3}, 7, "r", 0, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(epoch, row):
+        if epoch == 2:
+            raise Interrupt
+
+    import figureflow.generative.vae as vae
+
+    original = vae.fit
+
+    def interrupted_fit(*args, **kwargs):
+        return original(*args, **kwargs, on_epoch=stop_after_two)
+
+    vae.fit = interrupted_fit
+    try:
+        with pytest.raises(Interrupt):
+            train_vae(x, {**OPTIONS, "objective": "tc", "beta": 3}, 7, "r", 0, checkpoint=tmp_path / "c.pt", progress=False)
+    finally:
+        vae.fit = original
+    resumed, resumed_history, _ = train_vae(x, {**OPTIONS, "objective": "tc", "beta": 3}, 7, "r", 0, checkpoint=tmp_path / "c.pt", progress=False)
+    for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert history.equals(resumed_history)
+
+
+def test_same_seed_same_weights_and_another_seed_or_replicate_differs(small_counts):
+    x = small_counts["counts"]
+    a, history_a, info = train_vae(x, OPTIONS, 7, "r", 0, progress=False)
+    b, history_b, _ = train_vae(x, OPTIONS, 7, "r", 0, progress=False)
+    c, _, _ = train_vae(x, OPTIONS, 7, "r", 1, progress=False)
+    d, _, _ = train_vae(x, OPTIONS, 8, "r", 0, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert history_a.equals(history_b)
+    first = next(iter(a.state_dict().values()))
+    assert not torch.equal(first, next(iter(c.state_dict().values()))) and not torch.equal(first, next(iter(d.state_dict().values())))
+    assert history_a["held_out_loss"].iloc[-1] < history_a["held_out_loss"].iloc[0]  # it learns
+    assert len(info["held_rows"]) == 40 and not set(info["held_rows"]) & set(info["train_rows"])
+
+
+def test_a_nan_loss_is_reported_with_its_epoch(small_counts):
+    x = small_counts["counts"].copy()
+    x[0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        train_vae(x, {**OPTIONS, "likelihood": "gaussian"}, 7, "r", 0, progress=False)
+
+
+def test_traversal_moves_only_the_swept_dimension(small_counts):
+    model, _, _ = train_vae(small_counts["counts"], {**OPTIONS, "epochs": 1}, 7, "r", 0, progress=False)
+    out = traverse(model, np.zeros(3), np.array([-2.0, 0.0, 2.0]))
+    assert out.shape == (3, 3, 30)
+    np.testing.assert_allclose(out[0, 1], out[1, 1], rtol=1e-6)  # every dimension at 0 decodes the base
+    assert not np.allclose(out[0, 0], out[0, 2])
+
+
+def test_held_out_split_is_disjoint_and_seeded():
+    train, held = held_out_split(50, 0.2, np.random.default_rng(0))
+    assert len(held) == 10 and sorted(np.concatenate([train, held])) == list(range(50))
+
+
+def test_summaries_give_mean_and_sd_per_method():
+    import pandas as pd
+
+    scores = pd.DataFrame({"data": ["s"] * 4, "method": ["a", "a", "a", "pca"], "replicate": [0, 1, 2, 0], "mig": [0.1, 0.2, 0.3, 0.05], "sap": [0.5, 0.5, 0.5, 0.1]})
+    summary = summarize_scores(scores)
+    assert summary["method"].tolist() == ["a", "pca"]
+    assert summary["mig_mean"].tolist() == pytest.approx([0.2, 0.05]) and summary["mig_sd"].iloc[0] == pytest.approx(0.1)
+    assert np.isnan(summary["mig_sd"].iloc[1])
+
+
+DATA = {"datasets": {"atlas": {"processed": True, "layers": []}, "sim_atlas": {"processed": False}}}
+SIMS = {"expr": {"simulator": "expression"}, "sprites": {"simulator": "sprites", "canvas": 32}}
+
+
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ({"data": "nowhere"}, r"vae.runs.bad.data is 'nowhere'; expected a simulation \('expr', 'sprites'\) or a dataset"),
+        ({"data": "atlas", "likelihood": "nb"}, r"vae.runs.bad.likelihood is 'nb', which needs counts, but dataset 'atlas' is processed"),
+        ({"data": "sprites", "likelihood": "nb"}, r"vae.runs.bad.likelihood is 'nb', but simulation 'sprites' \(sprites\) needs bernoulli"),
+        ({"data": "expr", "likelihood": "bernoulli"}, r"simulation 'expr' \(expression\) needs nb or gaussian"),
+        ({"data": "expr", "likelihood": "nb", "architecture": "conv"}, r"vae.runs.bad.architecture is 'conv'"),
+    ],
+)
+def test_a_bad_run_is_named_with_its_key(run, message):
+    with pytest.raises(InputError, match=message):
+        check_config({"vae": {"simulations": SIMS, "runs": {"bad": run}}}, DATA)
+
+
+def test_good_runs_are_described():
+    facts = check_config({"vae": {"simulations": SIMS, "runs": {"a": {"data": "sim_atlas", "likelihood": "nb"}, "b": {"data": "sprites", "likelihood": "bernoulli"}}}}, DATA)
+    assert facts["runs"] == {"a": {"data": "sim_atlas", "source": "dataset", "factors": False}, "b": {"data": "sprites", "source": "simulation", "factors": True}}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(InputError, match="device is 'cuda', but torch sees no CUDA device"):
+        resolve_device("cuda")

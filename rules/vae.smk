@@ -39,7 +39,7 @@ rule vae_train:
         "logs/vae_train/{run}.log",
     benchmark:
         "results/benchmarks/vae_train/{run}.tsv"
-    threads: lambda wildcards: config["vae"]["runs"][wildcards.run]["threads"]
+    threads: 1  # small models: one thread each, jobs side by side
     resources:
         mem_mb=4000,
         runtime=120,

@@ -236,3 +236,15 @@ def test_cuda_without_a_gpu_is_a_clear_error():
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(InputError, match="device is 'cuda', but torch sees no CUDA device"):
         resolve_device("cuda")
+
+
+def test_the_conv_pair_trains_on_sprites_and_warm_up_scales_the_kl_term():
+    sprites = draw_sprites(np.random.default_rng(0), 64, canvas=16)
+    x = sprites["images"].reshape(64, 256)
+    options = {"likelihood": "bernoulli", "architecture": "conv", "hidden": [32], "latent_dim": 2, "epochs": 2, "batch_size": 32, "patience": None, "device": "cpu"}
+    model, history, _ = train_vae(x, options, 1, "conv", 0, progress=False)
+    assert traverse(model, np.zeros(2), np.array([-1.0, 1.0])).shape == (2, 2, 256)
+    assert np.isfinite(history["held_out_loss"]).all()
+    # with warm-up over 4 epochs, epoch 1's objective weighs the KL by 1/4: loss = reconstruction + kl / 4
+    _, warm, _ = train_vae(x, {**options, "architecture": "mlp", "hidden": [16], "epochs": 1, "warmup_epochs": 4}, 1, "warm", 0, progress=False)
+    assert warm["train_loss"].iloc[0] == pytest.approx(warm["reconstruction"].iloc[0] + warm["kl"].iloc[0] / 4, rel=1e-5)

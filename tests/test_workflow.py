@@ -514,3 +514,31 @@ def test_a_users_h5ad_with_its_own_key_names_and_age_labels_gets_magnitudes(tmp_
     assert (table["n_young"] == 100).all() and (table["n_old"] == 100).all() and (table["n_per_sample"] == 50).all()
     # Poisson noise with no planted change: every type scores about 1
     assert table["magnitude"].between(0.85, 1.15).all()
+
+
+def test_a_vae_on_scanpys_pbmc68k_reduced_trains_on_its_stored_values_and_writes_latent_h5ad(pbmc_workdir):
+    config = pbmc_workdir / "c.yaml"
+    config.write_text(
+        "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, processed: true}\n"
+        "vae:\n  runs:\n    pbmc_vae: {data: pbmc, likelihood: gaussian, latent_dim: 4, hidden: [64], epochs: 5, replicates: 1}\n"
+    )
+    result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    latent = ad.read_h5ad(pbmc_workdir / "results/vae/pbmc_vae/latent.h5ad")
+    original = ad.read_h5ad(pbmc_workdir / "inputs/pbmc.h5ad")
+    assert latent.obsm["X_vae"].shape == (original.n_obs, 4) and list(latent.obs_names) == list(original.obs_names)
+    history = pd.read_csv(pbmc_workdir / "results/vae/pbmc_vae/history.tsv", sep="\t")
+    assert len(history) == 5 and history["held_out_loss"].iloc[-1] < history["held_out_loss"].iloc[0]
+    assert (pbmc_workdir / "results/figures/vae/pbmc_vae.latent.png").stat().st_size > 1000
+
+
+def test_nb_on_a_processed_atlas_without_counts_is_refused_before_any_job(pbmc_workdir):
+    config = pbmc_workdir / "c.yaml"
+    config.write_text(
+        "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, processed: true}\n"
+        "vae:\n  runs:\n    pbmc_nb: {data: pbmc, likelihood: nb}\n"
+    )
+    result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
+    assert result.returncode != 0
+    assert "vae.runs.pbmc_nb.likelihood is 'nb', which needs counts, but dataset 'pbmc' is processed" in result.stdout + result.stderr
+    assert not (pbmc_workdir / "results").exists()

@@ -2,22 +2,15 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
-import numpy as np
-import pandas as pd
-
-from figureflow.generative.disentanglement import baseline_latents, mig, sap
+from figureflow.generative.disentanglement import baseline_scores
 from figureflow.io import read_arrays, write_table
 from figureflow.runtime import job, wildcards_dict
 from figureflow.seeding import generator
 
 with job(snakemake) as log:
+    p = snakemake.params
     arrays = read_arrays(snakemake.input[0], ["x", "factors", "categorical"])
-    x = np.log1p(arrays["x"]) if snakemake.params.counts else arrays["x"]
-    rows = []
-    for method in snakemake.params.baselines:
-        for r in range(snakemake.params.replicates if method == "fastica" else 1):
-            seed = int(generator(snakemake.params.seed, "vae_baselines", wildcards_dict(snakemake), r).integers(2**31 - 1))
-            z = baseline_latents(x, method, snakemake.params.latent_dim, seed)
-            rows.append({"method": method, "replicate": r, "mig": mig(z, arrays["factors"]), "sap": sap(z, arrays["factors"], arrays["categorical"])})
-            log.info("%s replicate %d: MIG %.3f, SAP %.3f", method, r, rows[-1]["mig"], rows[-1]["sap"])
-    write_table(pd.DataFrame(rows), snakemake.output[0])
+    seeds = [int(generator(p.seed, "vae_baselines", wildcards_dict(snakemake), r).integers(2**31 - 1)) for r in range(p.replicates)]
+    table = baseline_scores(arrays["x"], arrays["factors"], arrays["categorical"], p.baselines, p.replicates, seeds, p.counts, p.latent_dim)
+    write_table(table, snakemake.output[0])
+    log.info("\n%s", table.to_string(index=False))

@@ -2,11 +2,9 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
-import numpy as np
-
-from figureflow.generative.vae import decoder_function, save_model, train_run, training_data
+from figureflow.generative.vae import latent_arrays, save_model, train_run, training_data
 from figureflow.io import write_arrays, write_h5ad, write_table
-from figureflow.jacobian.torch_maps import torch_volume_elements
+from figureflow.maps import vae_decoder_volume
 from figureflow.runtime import job
 from figureflow.seeding import generator
 
@@ -17,26 +15,17 @@ with job(snakemake) as log:
 
     def volume(model, replicate):  # E[sqrt(det J^T J)] of the decoder mean under the prior
         Z = generator(seed, "vae_volume", {"run": run}, replicate).standard_normal((figures["volume_samples"], model.config["latent_dim"]))
-        return np.mean(torch_volume_elements(decoder_function(model), Z))
+        return vae_decoder_volume(model, Z)
 
     out = train_run(data, options, seed, run, checkpoint_dir=snakemake.params.checkpoints, threads=snakemake.threads, volume=volume,
                     traversal_steps=figures["traversal_steps"], traversal_extent=figures["traversal_extent"], log=log)
-    latent = dict(out["latent"])
-    for key in ("factors", "factor_names", "categorical", "canvas"):
-        if data.get(key) is not None:
-            latent[key] = data[key]
-    if "obs" in data:
-        for column in ("cell_type", "age"):
-            if column in data["obs"]:
-                latent[column] = data["obs"][column].astype(str).to_numpy(dtype=str)
-        latent["var_names"] = np.asarray(data["var_names"], dtype=str)
-    write_arrays(snakemake.output.latent, **latent)
+    write_arrays(snakemake.output.latent, **latent_arrays(out["latent"], data))
     write_table(out["history"], snakemake.output.history)
     write_table(out["metrics"], snakemake.output.metrics)
     if "latent_h5ad" in snakemake.output.keys():
         import anndata as ad
 
         adata = ad.AnnData(obs=data["obs"].copy())
-        adata.obsm["X_vae"] = out["latent"]["z"].astype(np.float32)
+        adata.obsm["X_vae"] = out["latent"]["z"].astype("float32")
         write_h5ad(adata, snakemake.output.latent_h5ad)
     save_model(snakemake.output.model, out["models"], options)

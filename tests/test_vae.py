@@ -9,7 +9,7 @@ import pytest
 import scipy.stats as st
 import torch
 
-from figureflow.generative.disentanglement import baseline_latents, mig, sap, summarize_scores
+from figureflow.generative.disentanglement import baseline_latents, baseline_scores, mig, sap, summarize_scores
 from figureflow.generative.known_factors import draw_sprites, simulate_expression
 from figureflow.generative.settings import check_config
 from figureflow.generative.training import held_out_split, resolve_device
@@ -18,9 +18,11 @@ from figureflow.generative.vae import (
     capacity,
     gaussian_log_likelihood,
     kl_standard_normal,
+    latent_arrays,
     nb_log_likelihood,
     total_correlation,
     train_vae,
+    training_data,
     traverse,
 )
 from figureflow.io import InputError
@@ -248,3 +250,30 @@ def test_the_conv_pair_trains_on_sprites_and_warm_up_scales_the_kl_term():
     # with warm-up over 4 epochs, epoch 1's objective weighs the KL by 1/4: loss = reconstruction + kl / 4
     _, warm, _ = train_vae(x, {**options, "architecture": "mlp", "hidden": [16], "epochs": 1, "warmup_epochs": 4}, 1, "warm", 0, progress=False)
     assert warm["train_loss"].iloc[0] == pytest.approx(warm["reconstruction"].iloc[0] + warm["kl"].iloc[0] / 4, rel=1e-5)
+
+
+def test_baseline_scores_run_pca_once_and_fastica_per_seed():
+    factors = factorial(np.linspace(-1, 1, 12), np.linspace(-1, 1, 12))
+    table = baseline_scores(factors * [3.0, 1.0], factors, None, ["pca", "fastica"], 2, [0, 1], n_components=2)
+    assert table[["method", "replicate"]].values.tolist() == [["pca", 0], ["fastica", 0], ["fastica", 1]]
+    assert table.loc[0, "sap"] == pytest.approx(1.0, abs=1e-9)  # unequal axes: PCA reads the factors off
+
+
+def test_latent_arrays_carry_labels_as_plain_text_and_factors_when_known():
+    import pandas as pd
+
+    obs = pd.DataFrame({"cell_type": pd.Categorical(["T", "B"]), "age": ["3m", "24m"]})
+    arrays = latent_arrays({"z": np.zeros((2, 2))}, {"obs": obs, "var_names": pd.Index(["g1", "g2"]), "factors": None})
+    assert arrays["cell_type"].dtype.kind == "U" and arrays["cell_type"].tolist() == ["T", "B"]
+    assert arrays["var_names"].tolist() == ["g1", "g2"] and "factors" not in arrays
+    simulated = latent_arrays({"z": np.zeros((2, 2))}, {"factors": np.ones((2, 1)), "factor_names": np.array(["f"])})
+    assert simulated["factors"].shape == (2, 1) and "cell_type" not in simulated
+
+
+def test_training_data_without_counts_names_the_file_and_layer(tmp_path):
+    import anndata as ad
+
+    ad.AnnData(np.ones((3, 2), dtype=np.float32)).write_h5ad(tmp_path / "a.h5ad")
+    assert training_data(tmp_path / "a.h5ad", "gaussian")["x"].shape == (3, 2)
+    with pytest.raises(InputError, match=r"a.h5ad': likelihood 'nb' needs layers\['counts'\]"):
+        training_data(tmp_path / "a.h5ad", "nb")

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
 
-__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "check_config"]
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "vae_decoder_volume", "check_config"]
 
 
 def map_kind(spec: Mapping) -> str:
@@ -125,6 +125,17 @@ def _vae(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
         raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
     model = load_model(path)
     return torch_map(name, decoder_function(model), model.config["latent_dim"], model.config["data_dim"])
+
+
+def vae_decoder_volume(model, Z) -> float:
+    """Mean of ``sqrt(det(J^T J))`` of a VAE's decoder mean over latent points ``Z (n, d)`` (the
+    Jacobian sampler's torch path): with ``Z`` drawn from the prior, the decoder volume."""
+    import numpy as np
+
+    from figureflow.generative.vae import decoder_function
+    from figureflow.jacobian.torch_maps import torch_volume_elements
+
+    return float(np.mean(torch_volume_elements(decoder_function(model), Z)))
 
 
 def _check_vae_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int | None]:

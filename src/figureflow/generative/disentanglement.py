@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
-__all__ = ["discretize", "mutual_information_matrix", "mig", "score_matrix", "sap", "baseline_latents", "summarize_scores", "BASELINES"]
+__all__ = ["discretize", "mutual_information_matrix", "mig", "score_matrix", "sap", "baseline_latents", "baseline_scores", "summarize_scores", "BASELINES"]
 
 BASELINES = ("pca", "fastica")
 
@@ -112,6 +112,24 @@ def baseline_latents(X: np.ndarray, method: str, n_components: int, seed: int = 
     if method == "fastica":
         return FastICA(n_components=n_components, whiten="unit-variance", max_iter=1000, tol=1e-3, random_state=seed).fit_transform(X)
     raise ValueError(f"baseline {method!r}: expected one of {', '.join(BASELINES)}")
+
+
+def baseline_scores(x, factors, categorical, methods, replicates: int, seeds, counts: bool = False, n_components: int = 2):
+    """MIG and SAP of each baseline's latents: a row per (``method``, ``replicate``).
+
+    ``x (n, p)`` is scored as ``log1p(x)`` when ``counts``; FastICA runs ``replicates`` times with
+    ``random_state=seeds[r]``, PCA (deterministic) once. Columns ``method``, ``replicate``,
+    ``mig``, ``sap``.
+    """
+    import pandas as pd
+
+    x = np.log1p(x) if counts else np.asarray(x)
+    rows = []
+    for method in methods:
+        for r in range(replicates if method == "fastica" else 1):
+            z = baseline_latents(x, method, n_components, int(seeds[r]))
+            rows.append({"method": method, "replicate": r, "mig": mig(z, factors), "sap": sap(z, factors, categorical)})
+    return pd.DataFrame(rows, columns=["method", "replicate", "mig", "sap"])
 
 
 def summarize_scores(scores):

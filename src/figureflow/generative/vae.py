@@ -66,6 +66,7 @@ __all__ = [
     "training_data",
     "kl_per_dimension",
     "train_run",
+    "latent_arrays",
 ]
 
 LOG_2PI = math.log(2 * math.pi)
@@ -356,7 +357,11 @@ def training_data(path, likelihood: str) -> dict:
     import anndata as ad
     import scipy.sparse as sp
 
+    from figureflow.io import InputError, describe
+
     adata = ad.read_h5ad(path)
+    if likelihood == "nb" and "counts" not in adata.layers:
+        raise InputError(f"h5ad file '{path}': likelihood 'nb' needs layers['counts'], found layers {describe(list(adata.layers))}")
     matrix = adata.layers["counts"] if likelihood == "nb" else adata.X
     x = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
     return {"x": x.astype(np.float32), "factors": None, "obs": adata.obs, "var_names": np.asarray(adata.var_names)}
@@ -417,6 +422,22 @@ def train_run(
             values = np.linspace(-traversal_extent, traversal_extent, traversal_steps)
             latent = {"z": z, "kl_per_dim": kl_per_dimension(model, x), "traversal": traverse(model, np.median(z, axis=0), values), "traversal_values": values}
     return {"models": models, "history": pd.concat(histories, ignore_index=True), "metrics": pd.DataFrame(rows), "latent": latent}
+
+
+def latent_arrays(latent: Mapping, data: Mapping) -> dict:
+    """What the run's figures draw (``latent.npz``): :func:`train_run`'s ``latent`` plus, from
+    :func:`training_data`, the factors (simulations) or ``cell_type``/``age`` and gene names
+    (datasets), all as plain (non-object) arrays."""
+    arrays = dict(latent)
+    for key in ("factors", "factor_names", "categorical", "canvas"):
+        if data.get(key) is not None:
+            arrays[key] = data[key]
+    if "obs" in data:
+        for column in ("cell_type", "age"):
+            if column in data["obs"]:
+                arrays[column] = data["obs"][column].astype(str).to_numpy(dtype=str)
+        arrays["var_names"] = np.asarray(data["var_names"], dtype=str)
+    return arrays
 
 
 def save_model(path, models: list[VAE], options: Mapping) -> None:

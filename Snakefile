@@ -41,6 +41,7 @@ include: "rules/jacobian.smk"
 include: "rules/aging.smk"
 include: "rules/sweeps.smk"
 include: "rules/vae.smk"
+include: "rules/cnf.smk"
 
 
 rule all:

@@ -350,6 +350,34 @@ def vae_targets():
     return targets
 
 
+def cnf_run_options(wildcards):
+    """The run's config section (defaults filled by the schema)."""
+    return config["cnf"]["runs"][wildcards.run]
+
+
+def cnf_run_data(wildcards):
+    """A dataset run reads its processed h5ad; a toy is drawn inside the job (no input)."""
+    facts = FACTS["cnf"]["runs"][wildcards.run]
+    return {"h5ad": f"results/processed/{facts['data']}.h5ad"} if facts["source"] == "dataset" else {}
+
+
+def cnf_figure_options(wildcards=None):
+    section = config["cnf"]
+    return {k: section[k] for k in ("grid_size", "grid_extent", "samples", "trajectory_times")}
+
+
+def cnf_checkpoint(wildcards):
+    """The run's checkpoint (not an output: it survives an interrupted job, which resumes from it)."""
+    return f"results/cnf/{wildcards.run}/checkpoint.pt"
+
+
+def cnf_targets():
+    runs = list(FACTS["cnf"]["runs"])
+    targets = expand("results/cnf/{run}/{file}", run=runs, file=["model.pt", "history.tsv", "metrics.tsv"])
+    targets += figure_targets("results/figures/cnf/{run}.{figure}", run=runs, figure=["density", "samples", "trajectories", "training"])
+    return targets
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets() + vae_targets()
+    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets() + vae_targets() + cnf_targets()

@@ -32,7 +32,7 @@ def test_test_config_is_valid():
 @pytest.mark.parametrize(
     "patch, message",
     [
-        ({"sweep": {}}, "unknown config key 'sweep'; allowed keys at the top level: 'aging', 'datasets', 'graphs'"),
+        ({"sweep": {}}, "unknown config key 'sweep'; allowed keys at the top level: 'aging', 'cnf', 'datasets'"),
         ({"datasets": {"d": {"simulate": {"n_cels": 5}}}}, "unknown config key 'datasets.d.simulate.n_cels'"),
         ({"graphs": {"g": {"edges": "e.tsv", "weights_column": "w"}}}, "unknown config key 'graphs.g.weights_column'"),
         ({"graphs": {"g": {"nodes": "n.tsv"}}}, "config key graphs.g: expected exactly one of 'sbm' or 'edges'"),

@@ -33,7 +33,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
         ("vae_simulate", 2), ("vae_train", 10), ("vae_train_dataset", 1), ("vae_baselines", 2), ("vae_comparison", 1),
-        ("plot_vae_run", 11), ("plot_vae_comparison", 1),
+        ("plot_vae_run", 11), ("plot_vae_comparison", 1), ("cnf_train", 3), ("plot_cnf_run", 3),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -81,9 +81,11 @@ EXPECTED_TABLES = [
     "results/vae/baselines/tiny_expr.tsv",
     "results/vae/scores.tsv",
     "results/vae/comparison.tsv",
+    "results/jacobian/tiny_flow/estimates.tsv",
+    *[f"results/cnf/{run}/{table}.tsv" for run in ("tiny_moons", "tiny_cells") for table in ("history", "metrics")],
 ]
 # wall times differ from run to run; every other value must be identical
-TIMING_COLUMNS = ["seconds"]
+TIMING_COLUMNS = ["seconds", "train_seconds", "nll_seconds"]
 
 
 def test_tiny_run_makes_every_table_and_figure(runs):
@@ -100,6 +102,10 @@ def test_tiny_run_makes_every_table_and_figure(runs):
             assert (workdir / "results/figures/jacobian" / f"{name}{suffix}").stat().st_size > 1000
     for name in ("tiny_beta.training", "tiny_beta.traversal", "tiny_beta.latent", "tiny_atlas.latent", "comparison"):
         assert (workdir / "results/figures/vae" / f"{name}.png").stat().st_size > 1000
+    for run in ("tiny_moons", "tiny_cells"):
+        for figure in ("density", "samples", "trajectories", "training"):
+            for suffix in (".png", ".pdf"):
+                assert (workdir / "results/figures/cnf" / f"{run}.{figure}{suffix}").stat().st_size > 1000
 
 
 def test_vae_runs_score_every_seed_and_the_decoder_is_a_jacobian_map(runs):
@@ -124,6 +130,34 @@ def test_vae_runs_score_every_seed_and_the_decoder_is_a_jacobian_map(runs):
     estimates = pd.read_csv(workdir / "results/jacobian/tiny_decoder/estimates.tsv", sep="\t")
     model = load_model(workdir / "results/vae/tiny_beta/model.pt")
     values = torch_volume_elements(decoder_function(model), np.random.default_rng(0).standard_normal((20000, 3)))
+    reference, reference_se = values.mean(), values.std() / np.sqrt(values.size)
+    largest = estimates[estimates["estimator"] == "mc"].sort_values("n_samples").iloc[-1]
+    assert abs(largest["estimate"] - reference) < 4 * np.hypot(largest["std_error"], reference_se)
+
+
+def test_cnf_runs_score_against_truth_and_a_mixture_and_the_flow_is_a_jacobian_map(runs):
+    from figureflow.generative.cnf import FlowMap, load_model, sample, standard_normal_log_density
+    from figureflow.generative.toys import toy_log_density
+    import torch
+
+    workdir = runs["1"]
+    metrics = pd.read_csv(workdir / "results/cnf/tiny_moons/metrics.tsv", sep="\t").iloc[0]
+    assert metrics["data"] == "moons" and metrics["trace"] == "hutchinson" and metrics["iterations"] == 40
+    arrays = np.load(workdir / "results/cnf/tiny_moons/figure_data.npz")
+    field, saved = load_model(workdir / "results/cnf/tiny_moons/model.pt")
+    held = arrays["held_out"]
+    true = -toy_log_density("moons", held, 0.05, saved["standardization"]["shift"], saved["standardization"]["scale"]).mean()
+    assert metrics["true_nll"] == pytest.approx(true, rel=1e-12) and metrics["gap"] == pytest.approx(metrics["held_out_nll"] - true, rel=1e-12)
+    assert np.isfinite(metrics["gmm_nll"]) and arrays["log_density"].shape == (24, 24) and arrays["samples"].shape == (200, 2)
+    cells = pd.read_csv(workdir / "results/cnf/tiny_cells/metrics.tsv", sep="\t").iloc[0]
+    assert cells["dims"] == 3 and np.isnan(cells["true_nll"]) and np.isfinite(cells["held_out_nll"]) and np.isfinite(cells["gmm_nll"])
+    # the Jacobian sampler's E[|det J|] of the flow map against exp(integrated trace) on fresh prior draws
+    estimates = pd.read_csv(workdir / "results/jacobian/tiny_flow/estimates.tsv", sep="\t")
+    flow = FlowMap(field, saved["options"])
+    Z = torch.as_tensor(np.random.default_rng(0).standard_normal((20000, 2)))
+    with torch.no_grad():
+        _, logp = sample(flow.field, Z, [0.0, 1.0], flow.solver)
+    values = torch.exp(standard_normal_log_density(Z) - logp[-1]).numpy()
     reference, reference_se = values.mean(), values.std() / np.sqrt(values.size)
     largest = estimates[estimates["estimator"] == "mc"].sort_values("n_samples").iloc[-1]
     assert abs(largest["estimate"] - reference) < 4 * np.hypot(largest["std_error"], reference_se)

@@ -215,7 +215,8 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
       derivatives; sample sizes suit the estimators);
     * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old);
     * ``sweeps``: :func:`figureflow.sweeps.check_config` (experiments and their parameters exist);
-    * ``vae``: :func:`figureflow.generative.settings.check_config` (runs' data exist and suit their likelihood).
+    * ``vae``: :func:`figureflow.generative.settings.check_config` (runs' data exist and suit their likelihood);
+    * ``cnf``: :func:`figureflow.generative.settings.check_cnf_config` (toys and datasets exist, solver settings fit).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
     :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
@@ -228,7 +229,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
         The first problem found, naming the file, the key, what was expected and what was found.
     """
     from figureflow import aging, maps, signal_flow, sweeps
-    from figureflow.generative import settings as vae
+    from figureflow.generative import settings as vae  # the VAE's and the CNF's checks
     from figureflow.data import checks as data
 
     signal_flow.check_config(config)
@@ -237,6 +238,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     facts["aging"] = aging.check_config(config, facts["data"])
     facts["sweeps"] = sweeps.check_config(config)
     facts["vae"] = vae.check_config(config, facts["data"])
+    facts["cnf"] = vae.check_cnf_config(config, facts["data"])
     return facts
 
 

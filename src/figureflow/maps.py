@@ -11,6 +11,7 @@ mlp        ``map: mlp``, ``params: {latent_dim, data_dim, hidden}``    :func:`fi
 numba      ``map: package.module:function``, dims, ``params``          :func:`figureflow.jacobian.maps.load_user_map`
 torch      ``map: package.module:factory``, dims, ``torch: true``      :func:`figureflow.jacobian.torch_maps.load_torch_map`
 vae        ``map: vae:<run>``, a trained run's decoder mean            :func:`figureflow.generative.vae.decoder_function`
+cnf        ``map: cnf:<run>``, a trained flow's sampler z(0) -> x(1)   :class:`figureflow.generative.cnf.FlowMap`
 =========  ==========================================================  ==========================================
 
 This module sits above the makers: it imports them (inside the resolvers, so that resolving a
@@ -32,14 +33,15 @@ from collections.abc import Mapping
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
 
-__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "vae_decoder_volume", "check_config"]
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "vae_decoder_volume", "cnf_model_file", "check_config"]
 
 
 def map_kind(spec: Mapping) -> str:
-    """The kind of a map spec: ``builtin``, ``mlp``, ``numba``, ``torch`` or ``vae`` (see the module docstring)."""
+    """The kind of a map spec: ``builtin``, ``mlp``, ``numba``, ``torch``, ``vae`` or ``cnf`` (see the module docstring)."""
     source = spec["map"]
-    if source.startswith("vae:"):
-        return "vae"
+    for trained in ("vae", "cnf"):
+        if source.startswith(f"{trained}:"):
+            return trained
     if source in BUILTIN_MAPS:
         return "builtin"
     if source in TORCH_BUILTIN_MAPS:
@@ -152,8 +154,37 @@ def _check_vae_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int 
     return int(runs[run].get("latent_dim", DEFAULTS["latent_dim"])), D
 
 
+def cnf_model_file(spec: Mapping) -> str:
+    """The ``model.pt`` behind a ``cnf:<run>`` map."""
+    return f"results/cnf/{spec['map'].split(':', 1)[1]}/model.pt"
+
+
+def _cnf(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
+    from figureflow.generative.cnf import FlowMap, load_model
+    from figureflow.jacobian.torch_maps import torch_map
+
+    path = cnf_model_file(spec)
+    if not os.path.exists(path):
+        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
+    field, saved = load_model(path)
+    return torch_map(name, FlowMap(field, saved["options"]), field.dim, field.dim)
+
+
+def _check_cnf_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int]:
+    """Before training: the run exists; ``d = D`` is 2 for a toy, ``n_dims`` for a dataset."""
+    from figureflow.generative.settings import CNF_DEFAULTS
+    from figureflow.generative.toys import TOYS
+
+    run = spec["map"].split(":", 1)[1]
+    runs = config.get("cnf", {}).get("runs", {})
+    if run not in runs:
+        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}; cnf.runs has {describe(list(runs))}")
+    D = 2 if runs[run]["data"] in TOYS else int(runs[run].get("n_dims", CNF_DEFAULTS["n_dims"]))
+    return D, D
+
+
 #: kind -> resolver ``(name, spec, seed, check) -> LatentMap``
-MAP_KINDS = {"builtin": _builtin, "mlp": _mlp, "numba": _numba, "torch": _torch, "vae": _vae}
+MAP_KINDS = {"builtin": _builtin, "mlp": _mlp, "numba": _numba, "torch": _torch, "vae": _vae, "cnf": _cnf}
 
 
 def resolve_map(name: str, spec: Mapping, seed: int = 0, check: bool = False) -> LatentMap:
@@ -184,7 +215,8 @@ def check_config(config: Mapping) -> dict:
 
     Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``; a
     ``vae:<run>`` map's file is the run's ``model.pt`` (so the DAG trains the run first) and its data
-    dimension is ``None`` when the run's data is a dataset (genes are known after preprocessing).
+    dimension is ``None`` when the run's data is a dataset (genes are known after preprocessing); a
+    ``cnf:<run>`` map's file is likewise its run's ``model.pt``.
 
     Raises
     ------
@@ -203,6 +235,9 @@ def check_config(config: Mapping) -> dict:
     for name, spec in section["maps"].items():
         if map_kind(spec) == "vae":  # trained by the workflow: its model file is the rule's input
             facts[name] = {"dims": _check_vae_map(name, spec, config), "code": [vae_model_file(spec)]}
+            continue
+        if map_kind(spec) == "cnf":
+            facts[name] = {"dims": _check_cnf_map(name, spec, config), "code": [cnf_model_file(spec)]}
             continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}

@@ -1,4 +1,5 @@
-"""Generative models trained with torch: the beta-VAE (and, sharing its training loop, the CNF).
+"""Generative models trained with torch: the beta-VAE and the continuous normalizing flow (CNF),
+sharing one training loop.
 
 =====================  ===============================================================
 module                 what it holds
@@ -12,6 +13,13 @@ module                 what it holds
 ``known_factors``      data with known generative factors: an expression simulator and
                        dSprites-like sprites
 ``disentanglement``    MIG and SAP against known factors; PCA and FastICA baselines
+``cnf``                time-conditioned vector fields, torchdiffeq solves with the exact
+                       or Hutchinson trace, maximum likelihood (FFJORD, optional RNODE
+                       regularisation) and flow matching, held-out NLL, the flow as a
+                       Jacobian map
+``toys``               2-D toys (moons, circles, eight Gaussians, pinwheel) and their true
+                       densities
+``settings``           both models' options, defaults and config checks (no torch import)
 =====================  ===============================================================
 
 Nothing here draws from torch's global generator: weights and minibatches come from a

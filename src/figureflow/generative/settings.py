@@ -1,11 +1,14 @@
-"""The VAE's settings and their check, without importing torch (the check runs before any job,
-in every ``snakemake`` call)."""
+"""The settings of the generative models (VAE, CNF) and their checks, without importing torch (the checks run
+before any job, in every ``snakemake`` call)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["LIKELIHOODS", "OBJECTIVES", "ARCHITECTURES", "DEFAULTS", "check_config", "simulation_dims"]
+__all__ = [
+    "LIKELIHOODS", "OBJECTIVES", "ARCHITECTURES", "DEFAULTS", "check_config", "simulation_dims",
+    "CNF_OBJECTIVES", "TRACES", "NOISES", "FIXED_STEP_SOLVERS", "ADAPTIVE_SOLVERS", "CNF_DEFAULTS", "check_cnf_config",
+]
 
 LIKELIHOODS = ("gaussian", "nb", "bernoulli")
 OBJECTIVES = ("vae", "beta", "capacity", "tc")
@@ -100,3 +103,96 @@ def check_config(config: Mapping, data_facts: Mapping) -> dict:
 
             resolve_device(device, f"{key}.device")
     return {"runs": runs, "simulations": list(simulations)}
+
+
+# --- continuous normalizing flows -------------------------------------------------------------
+
+CNF_OBJECTIVES = ("maximum_likelihood", "flow_matching")
+TRACES = ("exact", "hutchinson")
+NOISES = ("rademacher", "gaussian")
+FIXED_STEP_SOLVERS = ("euler", "midpoint", "rk4")
+ADAPTIVE_SOLVERS = ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2")
+
+#: every option of a CNF run, with its default (the config schema states the same)
+CNF_DEFAULTS = {
+    "size": 10000,
+    "noise": 0.05,
+    "n_dims": 5,
+    "objective": "maximum_likelihood",
+    "warm_start": 0,
+    "warm_start_learning_rate": None,
+    "sigma_min": 0.0,
+    "trace": "exact",
+    "hutchinson_noise": "rademacher",
+    "kinetic_energy": 0.0,
+    "jacobian_norm": 0.0,
+    "hidden": [64, 64, 64],
+    "activation": "tanh",
+    "conditioning": "concatsquash",
+    "solver": "dopri5",
+    "rtol": 1e-5,
+    "atol": 1e-5,
+    "step_size": 0.125,
+    "adjoint": False,
+    "max_steps": 10000,
+    "nll_solver": "dopri5",
+    "nll_rtol": 1e-6,
+    "nll_atol": 1e-6,
+    "iterations": 1000,
+    "batch_size": 512,
+    "learning_rate": 1e-3,
+    "lr_schedule": "constant",
+    "evaluate_every": 100,
+    "held_out_fraction": 0.1,
+    "gmm_components": 32,
+    "device": "auto",
+}
+
+
+def check_cnf_config(config: Mapping, data_facts: Mapping) -> dict:
+    """The ``cnf`` section, before any job.
+
+    * ``data`` is a toy (``moons``, ``circles``, ``gaussians8``, ``pinwheel``) or a dataset in
+      ``datasets`` whose PCA has at least ``n_dims`` components (a processed h5ad: ``obsm['X_pca']``);
+    * ``step_size`` divides the unit interval into whole steps for a fixed-step solver;
+    * ``warm_start`` is below ``iterations``; ``device: cuda`` where torch sees no GPU is an error.
+
+    Returns ``{"runs": {run: {"data", "source": "toy" | "dataset", "dims": D}}}``.
+
+    Raises
+    ------
+    InputError
+        Naming the run and key, what was expected and what was found.
+    """
+    from figureflow.generative.toys import TOYS
+    from figureflow.io import InputError, describe
+
+    datasets = data_facts.get("datasets", {})
+    runs = {}
+    for run, spec in config.get("cnf", {}).get("runs", {}).items():
+        key = f"cnf.runs.{run}"
+        options = {**CNF_DEFAULTS, **spec}
+        data = spec["data"]
+        if data in TOYS:
+            if data in datasets:
+                raise InputError(f"config key {key}.data is {data!r}, which names both a toy and a dataset; rename the dataset")
+            runs[run] = {"data": data, "source": "toy", "dims": 2}
+        elif data in datasets:
+            facts = datasets[data]
+            if facts.get("processed") and "X_pca" not in facts.get("obsm", []):
+                raise InputError(f"config key {key}.data is {data!r}, whose h5ad has no obsm['X_pca'] (obsm: {describe(facts.get('obsm', []))}); a CNF models PCA coordinates")
+            runs[run] = {"data": data, "source": "dataset", "dims": int(options["n_dims"])}
+        else:
+            raise InputError(f"config key {key}.data is {data!r}; expected a toy ({describe(list(TOYS))}) or a dataset ({describe(list(datasets))})")
+        for solver_key in ("solver", "nll_solver"):
+            if options[solver_key] in FIXED_STEP_SOLVERS:
+                steps = 1.0 / float(options["step_size"])
+                if abs(steps - round(steps)) > 1e-9:
+                    raise InputError(f"config key {key}.step_size is {options['step_size']}; a fixed-step solver needs 1/step_size to be a whole number of steps")
+        if options["objective"] == "maximum_likelihood" and int(options["warm_start"]) >= int(options["iterations"]):
+            raise InputError(f"config key {key}.warm_start is {options['warm_start']}, not below iterations ({options['iterations']}): no maximum-likelihood step would run")
+        if options["device"] != "auto":
+            from figureflow.generative.training import resolve_device
+
+            resolve_device(options["device"], f"{key}.device")
+    return {"runs": runs}

@@ -107,6 +107,8 @@ def fit(
     progress: bool = True,
     label: str = "training",
     on_epoch: Callable | None = None,
+    evaluate_every: int = 1,
+    schedule: Callable[[int], float] | None = None,
 ) -> tuple[torch.nn.Module, pd.DataFrame]:
     """Train ``model`` with Adam; return it (at its best held-out epoch) and the per-epoch history.
 
@@ -123,6 +125,7 @@ def fit(
     evaluate
         ``evaluate(model, batch, state) -> dict`` of floats on held-out rows (no gradient),
         including ``"held_out_loss"``, the early-stopping criterion (lower is better).
+        ``step_loss`` may return ``None`` to end training at that minibatch (an iteration budget).
     patience
         Stop after this many epochs without a lower held-out loss; ``None`` runs every epoch.
     checkpoint
@@ -132,6 +135,12 @@ def fit(
         an uninterrupted run's on CPU. A checkpoint of another identity is ignored.
     on_epoch
         ``on_epoch(epoch, row)`` after each epoch's checkpoint (e.g. to stop a test mid-run).
+    evaluate_every
+        Evaluate (and consider for the best model) every this many epochs and after the last one;
+        other epochs' rows have no held-out values. Patience still counts epochs.
+    schedule
+        ``schedule(step) -> factor``: the learning rate of minibatch ``step`` is
+        ``learning_rate * factor`` (``None``: constant).
 
     Raises
     ------
@@ -155,6 +164,7 @@ def fit(
     held_index = torch.as_tensor(held_rows, device=data[0].device)
     bar = _progress(epochs, start, progress, label)
     seconds = 0.0
+    shown = history[-1]["held_out_loss"] if history else math.nan  # the latest held-out value, for the progress bar
     stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
     for epoch in range(start, epochs):
         if stopped:
@@ -163,10 +173,18 @@ def fit(
         model.train()
         order = train_index[torch.randperm(len(train_index), generator=generator)].to(data[0].device)
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        seen = 0
         for b in range(steps_per_epoch):
             rows = order[b * batch_size : (b + 1) * batch_size]
             state = {"epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch, "n_train": len(train_rows), "generator": generator}
+            if schedule is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate * schedule(step)
             terms = step_loss(model, [t[rows] for t in data], state)
+            if terms is None:
+                stopped = True
+                break
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{label}: the training loss became {loss.item()} at epoch {epoch + 1}, minibatch {b + 1}; lower learning_rate")
@@ -174,20 +192,27 @@ def fit(
             loss.backward()
             optimizer.step()
             step += 1
-            for name, value in terms.items():
+            seen += len(rows)
+            for name, value in terms.items():  # a term may be absent from some minibatches (a phase change)
                 sums[name] = sums.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value) * len(rows)
+                counts[name] = counts.get(name, 0) + len(rows)
+        if seen == 0:
+            break
         model.eval()
-        with torch.no_grad():
-            held = evaluate(model, [t[held_index] for t in data], {"epoch": epoch, "step": step, "n_train": len(train_rows), "generator": generator})
-        row = {"epoch": epoch + 1, "train_loss": sums.pop("loss") / len(train_rows)}
+        last = epoch == epochs - 1 or stopped
+        held = {"held_out_loss": math.nan}
+        if last or (epoch + 1) % evaluate_every == 0:
+            with torch.no_grad():
+                held = evaluate(model, [t[held_index] for t in data], {"epoch": epoch, "step": step, "n_train": len(train_rows), "generator": generator})
+        row = {"epoch": epoch + 1, "iteration": step, "train_loss": sums.pop("loss") / seen}
         row.update({"held_out_loss": float(held.pop("held_out_loss"))})
-        row.update({name: value / len(train_rows) for name, value in sums.items()})
+        row.update({name: value / counts[name] for name, value in sums.items()})
         row.update({name: float(value) for name, value in held.items()})
         seconds += time.perf_counter() - began  # logged, not in the history, which must not vary by run
         history.append(row)
         if row["held_out_loss"] < best["loss"]:
             best = {"loss": row["held_out_loss"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
-        stopped = patience is not None and epoch - best["epoch"] >= patience
+        stopped = stopped or (patience is not None and epoch - best["epoch"] >= patience)
         if path is not None:
             saved = {
                 "identity": identity, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
@@ -195,7 +220,9 @@ def fit(
             }
             with atomic_output(path) as tmp:
                 torch.save(saved, tmp)
-        bar.set_postfix(train=f"{row['train_loss']:.4g}", held_out=f"{row['held_out_loss']:.4g}", refresh=False)
+        if not math.isnan(row["held_out_loss"]):
+            shown = row["held_out_loss"]
+        bar.set_postfix(train=f"{row['train_loss']:.4g}", held_out=f"{shown:.4g}", refresh=False)
         bar.update(1)
         if on_epoch is not None:
             on_epoch(epoch + 1, row)

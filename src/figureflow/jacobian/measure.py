@@ -424,8 +424,11 @@ def latent_grid(latent: LatentMap, size: int = 121, extent: float = 3.0, n_threa
     if latent.torch_fn is not None:
         import torch
 
-        with torch.no_grad():
-            points = torch.stack([latent.torch_fn(z) for z in torch.as_tensor(Z, dtype=torch.float64)]).numpy()
+        if hasattr(latent.torch_fn, "batch"):  # maps a whole batch at once (an ODE solve)
+            points = latent.torch_fn.batch(Z)
+        else:
+            with torch.no_grad():
+                points = torch.stack([latent.torch_fn(z) for z in torch.as_tensor(Z, dtype=torch.float64)]).numpy()
     else:
         points = np.empty((len(Z), latent.D))
         for s in range(len(Z)):

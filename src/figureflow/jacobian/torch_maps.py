@@ -45,8 +45,15 @@ def reference_jacobians(fn, Z):
 
 
 def torch_volume_elements(fn, Z) -> np.ndarray:
-    """``sqrt(det(J^T J))`` per row of ``Z`` (numpy ``(n, d)``), through QR: ``prod |R_kk|``."""
+    """``sqrt(det(J^T J))`` per row of ``Z`` (numpy ``(n, d)``), through QR: ``prod |R_kk|``.
+
+    A function that ``torch.func`` cannot batch (an adaptive ODE solve) brings its own
+    ``fn.volume_elements(Z)``, which is used instead.
+    """
     import torch
+
+    if hasattr(fn, "volume_elements"):
+        return np.asarray(fn.volume_elements(np.asarray(Z, dtype=np.float64)))
 
     J = torch_jacobians(fn, torch.as_tensor(np.ascontiguousarray(Z), dtype=torch.float64))
     R = torch.linalg.qr(J, mode="r").R

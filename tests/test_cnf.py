@@ -1,0 +1,303 @@
+"""Continuous normalizing flows: traces against autograd, Hutchinson's estimator against its mean
+and variance, log-densities against closed forms, the flow map's volume against the integrated
+trace, failed solves reported, seeded and resumable training, toy densities, config errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from scipy import integrate as quad
+
+from figureflow.generative import cnf
+from figureflow.generative.settings import CNF_DEFAULTS, check_cnf_config
+from figureflow.generative.toys import KNOWN_DENSITY, TOYS, standardize, toy_log_density, toy_sample
+from figureflow.io import InputError
+
+TIGHT = {"solver": "dopri5", "rtol": 1e-8, "atol": 1e-8, "step_size": 0.125, "adjoint": False, "max_steps": 10000}
+
+
+def small_field(conditioning="concatsquash", activation="tanh", dim=3, seed=0):
+    options = {**CNF_DEFAULTS, "hidden": [16, 12], "conditioning": conditioning, "activation": activation}
+    return cnf.build_field(dim, options, seed).double()
+
+
+def autograd_jacobians(field, t, z):
+    return torch.stack([torch.autograd.functional.jacobian(lambda u: field(t, u[None])[0], row) for row in z])
+
+
+@pytest.mark.parametrize("conditioning", ["concat", "concatsquash"])
+@pytest.mark.parametrize("activation", ["tanh", "softplus", "silu"])
+def test_exact_trace_and_tangents_equal_the_autograd_jacobian(conditioning, activation):
+    field = small_field(conditioning, activation)
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    t = torch.tensor(0.37, dtype=torch.float64)
+    J = autograd_jacobians(field, t, z)
+    f, trace = field.divergence(t, z)
+    assert torch.equal(f, field(t, z))
+    np.testing.assert_allclose(trace.detach().numpy(), torch.diagonal(J, dim1=1, dim2=2).sum(-1).detach().numpy(), rtol=1e-12, atol=1e-13)
+    V = torch.randn(2, 6, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)  # 2 tangents per row
+    np.testing.assert_allclose(field.jvp(t, z, V)[1].detach().numpy(), torch.einsum("bij,kbj->kbi", J, V).detach().numpy(), rtol=1e-12, atol=1e-13)
+    per_row_times = torch.full((6,), 0.37, dtype=torch.float64)
+    np.testing.assert_allclose(field(per_row_times, z).detach().numpy(), f.detach().numpy(), rtol=1e-15)
+
+
+def test_hutchinson_mean_is_the_exact_trace_within_three_standard_errors_and_rademacher_varies_less():
+    field = small_field(dim=4)
+    z = torch.randn(1, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64).expand(20000, 4)
+    t = torch.tensor(0.6, dtype=torch.float64)
+    exact = field.divergence(t, z[:1])[1].detach()
+    A = autograd_jacobians(field, t, z[:1])[0]
+    S = 0.5 * (A + A.T)
+    closed = {"gaussian": 2 * float((S**2).sum()), "rademacher": 2 * float((S**2).sum() - (torch.diagonal(S) ** 2).sum())}
+    variance = {}
+    for kind in ("rademacher", "gaussian"):
+        noise = cnf.hutchinson_noise(z.shape, kind, torch.Generator().manual_seed(4), z)
+        _, estimates = field.divergence(t, z, noise)
+        estimates = estimates.detach()
+        se = float(estimates.std()) / math.sqrt(len(estimates))
+        assert abs(float(estimates.mean()) - float(exact)) <= 3 * se
+        variance[kind] = float(estimates.var())
+        assert variance[kind] == pytest.approx(closed[kind], rel=0.05)  # the sample variance of 20000 draws
+    assert variance["rademacher"] <= variance["gaussian"]
+    assert closed["rademacher"] <= closed["gaussian"]
+
+
+class LinearField(torch.nn.Module):
+    """``f(z, t) = A z``: the flow is ``x = expm(A) z0``, ``log p(x) = log N(expm(-A) x) - Tr A``."""
+
+    def __init__(self, A):
+        super().__init__()
+        self.A, self.dim = A, A.shape[0]
+
+    def forward(self, t, z):
+        return z @ self.A.T
+
+    def divergence(self, t, z, noise=None):
+        f = self.forward(t, z)
+        if noise is None:
+            return f, torch.full((z.shape[0],), float(torch.trace(self.A)), dtype=z.dtype)
+        return f, ((noise @ self.A.T) * noise).sum(1)
+
+
+def test_log_density_and_samples_of_a_linear_flow_match_the_closed_form():
+    A = torch.tensor([[0.3, -0.8], [0.5, -0.1]], dtype=torch.float64)
+    field = LinearField(A)
+    x = torch.tensor([[0.2, -1.0], [1.5, 0.7], [0.0, 0.0]], dtype=torch.float64)
+    logp, nfe = cnf.log_density(field, x, TIGHT)
+    z0 = x @ torch.linalg.matrix_exp(-A).T
+    expected = cnf.standard_normal_log_density(z0) - torch.trace(A)
+    np.testing.assert_allclose(logp.detach().numpy(), expected.detach().numpy(), rtol=1e-7)
+    assert nfe > 0
+    states, logp_t = cnf.sample(field, z0, [0.0, 0.5, 1.0], TIGHT)
+    np.testing.assert_allclose(states[-1].detach().numpy(), x.detach().numpy(), atol=1e-7)
+    np.testing.assert_allclose(states[1].detach().numpy(), (z0 @ torch.linalg.matrix_exp(0.5 * A).T).detach().numpy(), atol=1e-7)
+    np.testing.assert_allclose(logp_t[-1].detach().numpy(), expected.detach().numpy(), rtol=1e-7)
+
+
+def test_the_flow_maps_volume_is_the_exponential_of_its_integrated_trace():
+    field = small_field(dim=2, seed=5)
+    with torch.no_grad():
+        field.layers[-1].linear.weight.mul_(8.0)  # a strong field: volumes far from 1
+    options = {**CNF_DEFAULTS, "nll_rtol": 1e-8, "nll_atol": 1e-8}
+    flow = cnf.FlowMap(field, options)
+    Z = np.random.default_rng(6).standard_normal((50, 2))
+    volume = flow.volume_elements(Z)  # det of the Jacobian of the solve, by reverse mode
+    _, logp = cnf.sample(flow.field, torch.as_tensor(Z), [0.0, 1.0], flow.solver)
+    integrated = np.exp(cnf.standard_normal_log_density(torch.as_tensor(Z)).detach().numpy() - logp[-1].detach().numpy())  # exp(int Tr df/dz dt)
+    np.testing.assert_allclose(volume, integrated, rtol=1e-6)
+    assert np.ptp(np.log(volume)) > 0.15  # log-volumes spread far beyond the tolerance: the map is not volume-preserving: the check has teeth
+    one_by_one = np.stack([flow(torch.as_tensor(z)).detach().numpy() for z in Z[:3]])  # own step sizes: equal to the tolerance
+    np.testing.assert_allclose(flow.batch(Z[:3]), one_by_one, rtol=1e-6)
+
+
+class Exploding(torch.nn.Module):
+    """``dz/dt = z^2`` blows up at ``t = 1/z0``; with a NaN weight, every evaluation is NaN."""
+
+    def __init__(self, nan=False):
+        super().__init__()
+        self.nan, self.nfe = nan, 0
+
+    def forward(self, t, z):
+        self.nfe += 1
+        return z * math.nan if self.nan else z * z
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_a_solve_that_blows_up_or_turns_nan_raises_ode_solve_error(nan):
+    z0 = torch.tensor([[2.0]], dtype=torch.float64)  # blow-up at t = 0.5
+    with pytest.raises(cnf.ODESolveError, match=r"dopri5 solve from t=0 to t=1 \(rtol 1e-08.*evaluations"):
+        cnf.integrate(Exploding(nan), z0, torch.tensor([0.0, 1.0], dtype=torch.float64), TIGHT)
+
+
+def test_a_solve_past_its_step_budget_and_a_fixed_step_overflow_raise():
+    z0 = torch.tensor([[2.0]], dtype=torch.float64)
+    with pytest.raises(cnf.ODESolveError, match="max_num_steps"):
+        cnf.integrate(Exploding(), z0, torch.tensor([0.0, 0.45], dtype=torch.float64), {**TIGHT, "max_steps": 5})
+    with pytest.raises(cnf.ODESolveError, match="non-finite"):
+        cnf.integrate(Exploding(), z0 * 40, torch.tensor([0.0, 1.0], dtype=torch.float64), {**TIGHT, "solver": "rk4", "step_size": 0.25})
+
+
+def test_adjoint_gradients_equal_gradients_through_the_solver():
+    field = small_field(dim=2, seed=7)
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    grads = []
+    for adjoint in (False, True):
+        field.zero_grad()
+        logp, _ = cnf.log_density(field, x, {**TIGHT, "adjoint": adjoint})
+        (-logp.mean()).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in field.parameters()]).clone())
+    relative = float(torch.linalg.norm(grads[1] - grads[0]) / torch.linalg.norm(grads[0]))
+    assert relative < 1e-5  # both solves at rtol 1e-8: the gradients agree to the solver's accuracy, not exactly
+    assert float(torch.linalg.norm(grads[0])) > 1e-3
+
+
+def tiny_options(**changes):
+    return {**CNF_DEFAULTS, "data": "moons", "size": 600, "hidden": [24, 24], "iterations": 60, "batch_size": 100, "warm_start": 40,
+            "solver": "rk4", "step_size": 0.25, "evaluate_every": 20, "nll_rtol": 1e-5, "nll_atol": 1e-5, "device": "cpu", **changes}
+
+
+def test_training_is_the_same_for_a_seed_and_resumes_exactly(tmp_path):
+    data = cnf.training_data(tiny_options(), 0, "tiny")
+    options = tiny_options(lr_schedule="cosine", trace="hutchinson")
+    first, history, _ = cnf.train_cnf(data["x"], options, 0, "tiny", progress=False)
+    again, history_again, _ = cnf.train_cnf(data["x"], options, 0, "tiny", progress=False)
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert history.equals(history_again)
+    # 540 training rows in minibatches of 100: 6 steps an epoch, the warm start's 40 end inside epoch 7
+    assert history["iteration"].tolist() == [6, 12, 18, 24, 30, 36, 42, 48, 54, 60]
+    assert history["flow_matching"].notna().tolist() == [True] * 7 + [False] * 3 and history["nll"].notna().tolist() == [False] * 6 + [True] * 4
+    assert history["held_out_loss"].notna().tolist() == [False, False, True] * 3 + [True]  # every 20 iterations: every 3rd epoch, and the last
+    # stop after 5 epochs (in the warm start), then resume into the maximum-likelihood phase
+    checkpoint = tmp_path / "checkpoint.pt"
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch, row, field):
+        if epoch == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, on_epoch=stop)
+    resumed, history_resumed, _ = cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False)
+    for a, b in zip(first.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert history_resumed.equals(history)
+    other, _, _ = cnf.train_cnf(data["x"], options, 1, "tiny", progress=False)
+    assert not torch.equal(next(iter(other.state_dict().values())), next(iter(first.state_dict().values())))
+
+
+def test_flow_matching_on_a_gaussian_reaches_its_entropy():
+    """A flow fitted to N(m, diag(s^2)) by flow matching: held-out NLL near the Gaussian's own."""
+    rng = np.random.default_rng(9)
+    m, s = np.array([1.0, -0.5]), np.array([0.5, 1.5])
+    x = m + s * rng.standard_normal((3000, 2))
+    options = {**CNF_DEFAULTS, "objective": "flow_matching", "hidden": [32, 32], "iterations": 3000, "batch_size": 256,
+               "lr_schedule": "cosine", "learning_rate": 3e-3, "solver": "rk4", "step_size": 0.25, "evaluate_every": 500, "device": "cpu"}
+    field, _, info = cnf.train_cnf(x, options, 0, "gauss", progress=False)
+    held = x[info["held_rows"]]
+    score = cnf.held_out_nll(field, held, {**options, "nll_rtol": 1e-5, "nll_atol": 1e-5})
+    true = -np.mean(-0.5 * (((held - m) / s) ** 2).sum(1) - np.log(s).sum() - math.log(2 * math.pi))
+    assert abs(score["nll"] - true) < 0.02  # 300 held-out points: the true NLL's own standard error is 0.04
+
+
+def test_a_learned_toy_density_integrates_to_one_on_a_grid():
+    data = cnf.training_data(tiny_options(), 0, "tiny")
+    field, _, _ = cnf.train_cnf(data["x"], tiny_options(), 0, "tiny", progress=False)
+    axis, logp = cnf.density_grid(field, tiny_options(nll_rtol=1e-6, nll_atol=1e-6), extent=4.5, size=90)
+    h = axis[1] - axis[0]
+    assert np.exp(logp).sum() * h * h == pytest.approx(1.0, abs=0.02)
+    assert np.exp(logp).max() > 3 * np.exp(logp).mean()  # it learnt something: not a flat blob
+
+
+@pytest.mark.parametrize("name", KNOWN_DENSITY)
+def test_toy_log_densities_integrate_to_one_and_match_a_histogram_of_samples(name):
+    noise = 0.1
+    raw = toy_sample(name, 200000, noise, np.random.default_rng(10))
+    x, shift, scale = standardize(raw)
+    axis = np.linspace(-3.5, 3.5, 211)
+    g1, g2 = np.meshgrid(axis, axis)
+    p = np.exp(toy_log_density(name, np.stack([g1.ravel(), g2.ravel()], 1), noise, shift, scale, nodes=512)).reshape(g1.shape)
+    h = axis[1] - axis[0]
+    assert p.sum() * h * h == pytest.approx(1.0, abs=2e-3)
+    counts, e1, e2 = np.histogram2d(x[:, 1], x[:, 0], bins=14, range=[[-3.5, 3.5], [-3.5, 3.5]])
+    empirical = counts / len(x)
+    centre = np.meshgrid(0.5 * (e1[1:] + e1[:-1]), 0.5 * (e2[1:] + e2[:-1]), indexing="ij")
+    masses = np.zeros_like(empirical)
+    for i in range(14):
+        for j in range(14):
+            inside = (g2 >= e1[i]) & (g2 < e1[i + 1]) & (g1 >= e2[j]) & (g1 < e2[j + 1])
+            masses[i, j] = p[inside].sum() * h * h
+    assert np.abs(empirical - masses).max() < 0.01
+    assert centre[0].shape == (14, 14)
+
+
+def test_circle_density_matches_numerical_quadrature_over_the_angle():
+    x = np.array([[0.3, 0.8], [-0.2, 0.1], [1.1, -0.4]])
+    noise = 0.15
+
+    def circle(point, radius):
+        def integrand(a):
+            d2 = (point[0] - radius * np.cos(a)) ** 2 + (point[1] - radius * np.sin(a)) ** 2
+            return np.exp(-d2 / (2 * noise**2)) / (2 * np.pi * noise**2) / (2 * np.pi)
+        return quad.quad(integrand, 0, 2 * np.pi, limit=200)[0]
+
+    expected = [np.log(0.5 * circle(p, 1.0) + 0.5 * circle(p, 0.5)) for p in x]
+    np.testing.assert_allclose(toy_log_density("circles", x, noise), expected, rtol=1e-9)
+
+
+def test_pinwheel_samples_but_has_no_closed_form_density():
+    x = toy_sample("pinwheel", 1000, 0.1, np.random.default_rng(0))
+    assert x.shape == (1000, 2) and np.isfinite(x).all()
+    with pytest.raises(ValueError, match="no closed-form density"):
+        toy_log_density("pinwheel", x, 0.1)
+    assert set(TOYS) == {"moons", "circles", "gaussians8", "pinwheel"}
+
+
+def test_schema_defaults_are_the_library_defaults():
+    with open("schemas/config.schema.yaml") as handle:
+        schema = yaml.safe_load(handle)
+    run = schema["$defs"]["cnf_run"]["properties"]
+    assert {k: v["default"] for k, v in run.items() if "default" in v} == CNF_DEFAULTS
+
+
+def facts_with(datasets=None):
+    return {"datasets": datasets or {}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "datasets", "message"),
+    [
+        ({"data": "spirals"}, None, r"cnf.runs.r.data is 'spirals'; expected a toy \('moons'"),
+        ({"data": "moons", "solver": "rk4", "step_size": 0.3}, None, r"cnf.runs.r.step_size is 0.3; a fixed-step solver"),
+        ({"data": "moons", "warm_start": 1000, "iterations": 1000}, None, r"cnf.runs.r.warm_start is 1000, not below iterations"),
+        ({"data": "atlas"}, {"atlas": {"processed": True, "obsm": ["X_umap"]}}, r"'atlas', whose h5ad has no obsm\['X_pca'\]"),
+        ({"data": "moons", "device": "cuda"}, None, r"cnf.runs.r.device is 'cuda'"),
+    ],
+)
+def test_config_errors_name_the_run_and_key(spec, datasets, message):
+    if spec.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InputError, match=message):
+        check_cnf_config({"cnf": {"runs": {"r": spec}}}, facts_with(datasets))
+
+
+def test_dataset_runs_read_the_leading_pca_dimensions(tmp_path):
+    import anndata as ad
+
+    rng = np.random.default_rng(11)
+    adata = ad.AnnData(X=rng.standard_normal((40, 6)).astype(np.float32))
+    adata.obsm["X_pca"] = rng.standard_normal((40, 4))
+    adata.obs["cell_type"] = ["a", "b"] * 20
+    path = tmp_path / "d.h5ad"
+    adata.write_h5ad(path)
+    data = cnf.training_data({"data": "d", "n_dims": 3}, 0, "r", path)
+    expected, shift, scale = standardize(adata.obsm["X_pca"][:, :3])
+    np.testing.assert_array_equal(data["x"], expected)
+    assert list(data["names"]) == ["PC1", "PC2", "PC3"] and data["cell_type"][1] == "b"
+    with pytest.raises(InputError, match=r"n_dims is 5, but obsm\['X_pca'\] has 4 components"):
+        cnf.training_data({"data": "d", "n_dims": 5}, 0, "r", path)
+    assert check_cnf_config({"cnf": {"runs": {"r": {"data": "d", "n_dims": 3}}}}, facts_with({"d": {"processed": True, "obsm": ["X_pca"]}}))["runs"]["r"]["dims"] == 3

@@ -35,6 +35,10 @@ FACTS = check_config(config)
 report: "report/workflow.rst"
 
 
+onstart:
+    check_local_devices()
+
+
 include: "rules/data.smk"
 include: "rules/signal_flow.smk"
 include: "rules/jacobian.smk"

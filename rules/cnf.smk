@@ -23,6 +23,7 @@ rule cnf_train:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=training_gpus("cnf"),
     conda:
         "../envs/cnf.yaml"
     script:

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import _figureflow_src  # noqa: F401
 
 from figureflow.aging import aging_datasets
-from figureflow.config import computed_node_columns, preflight
+from figureflow.config import computed_node_columns, facts_cache, preflight, read_facts, write_facts
 from figureflow.data.checks import ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
 
@@ -28,9 +28,31 @@ def check_config(config):
 
     An InputError raised here stops snakemake before any job, with a message that names the
     key or file to fix and where it was set. Returns what the checks learnt (each Jacobian map's
-    dimensions and user code).
+    dimensions and user code). A training run's ``device`` is checked for its spelling only: whether
+    the GPU of ``device: cuda`` exists is known where the jobs run (:func:`check_local_devices`).
+
+    A job on a cluster node reads the facts that the main process learnt for the same config
+    (figureflow.config.facts_cache) instead of checking every input again.
     """
-    return preflight(config, SCHEMA, workflow.configfiles, dict(workflow.config_settings.config), base=".")
+    cache = facts_cache(config)
+    known = read_facts(cache) if workflow.remote_exec else None
+    facts = preflight(config, SCHEMA, workflow.configfiles, dict(workflow.config_settings.config), base=".", devices_here=False, known=known)
+    if workflow.is_main_process:
+        write_facts(cache, facts)
+    return facts
+
+
+def check_local_devices():
+    """Before the first job of a local run: every training run's ``device`` is on this machine.
+    A run submitted to a cluster (whose login node need not have a GPU) leaves it to each job."""
+    if workflow.local_exec:
+        from figureflow.generative.settings import check_devices
+        from figureflow.io import InputError
+
+        try:
+            check_devices(config)
+        except InputError as error:  # said as one line, like the checks while parsing
+            raise WorkflowError(str(error)) from None
 
 
 def names_regex(names):
@@ -222,6 +244,17 @@ def sweeps_with_2d_grid():
 
 
 # ---------------------------------------------------------------- vae
+
+
+def training_gpus(section):
+    """A training rule's ``gpu`` resource: 1 for a run whose ``device`` is ``cuda`` or ``cuda:N``
+    (the SLURM executor then asks for a GPU, ``--gpus=1``), else 0 (``auto`` and ``cpu`` runs
+    take no GPU from a scheduler)."""
+
+    def gpus(wildcards):
+        return int(str(config[section]["runs"][wildcards.run].get("device", "auto")).startswith("cuda"))
+
+    return gpus
 
 
 def vae_runs(source):

@@ -43,6 +43,7 @@ rule vae_train:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=training_gpus("vae"),
     conda:
         "../envs/vae.yaml"
     script:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 import subprocess
@@ -38,6 +39,23 @@ def write_small_h5ad(path: Path, n_cells: int = 120, n_genes: int = 40, seed: in
     return path
 
 
+def write_counts_failing_in_the_job(workdir: Path) -> Path:
+    """``workdir/c.yaml`` ingesting an h5ad whose one negative count lies past the sample that the
+    check before any job reads: the ``ingest_h5ad`` job fails (figureflow's own error). Returns
+    the config path."""
+    from figureflow.data.ingest import COUNT_SAMPLE
+
+    n_genes = 10
+    n_cells = COUNT_SAMPLE // n_genes + 6
+    X = np.ones((n_cells, n_genes), dtype=np.float32)
+    X[-1, 1] = -4
+    obs = pd.DataFrame({"cell_type": list("ab") * (n_cells // 2)}, index=[f"c{i}" for i in range(n_cells)])
+    (workdir / "inputs").mkdir(parents=True, exist_ok=True)
+    ad.AnnData(X=X, obs=obs).write_h5ad(workdir / "inputs" / "neg.h5ad")
+    (workdir / "c.yaml").write_text("seed: 1\ndatasets:\n  d: {h5ad: inputs/neg.h5ad}\n")
+    return workdir / "c.yaml"
+
+
 def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, timeout: int = 900):
     """Run this repository's workflow in ``workdir``; return the CompletedProcess (text output)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir)]
@@ -65,6 +83,70 @@ def prepare_demo(workdir: Path) -> Path:
     shutil.copy(REPO / "config.yaml", workdir / "config.yaml")
     shutil.copytree(REPO / "examples", workdir / "examples")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """tests/config.yaml run for real, once with --cores 1 and once with --cores 2."""
+    results = {}
+    for cores in ("1", "2"):
+        workdir = tmp_path_factory.mktemp(f"cores{cores}")
+        config = prepare_workdir(workdir)
+        result = run_snakemake(workdir, "--cores", cores, configfile=config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        results[cores] = workdir
+    return results
+
+
+EXPECTED_TABLES = [
+    "results/processed/tiny_sim.qc.tsv",
+    "results/processed/tiny_h5ad.qc.tsv",
+    "results/graphs/tiny_sbm.nodes.tsv",
+    "results/graphs/tiny_sbm.groups.tsv",
+    "results/graphs/tiny_edges.nodes.tsv",
+    "results/graphs/tiny_edges.groups.tsv",
+    "results/signal_flow/tiny_sbm/nodes.tsv",
+    "results/signal_flow/tiny_sbm/summary.tsv",
+    "results/signal_flow/tiny_edges/nodes.tsv",
+    "results/signal_flow/tiny_edges/summary.tsv",
+    "results/jacobian/toy/estimates.tsv",
+    "results/jacobian/swirl/estimates.tsv",
+    "results/aging/tiny_sim/magnitudes.tsv",
+    "results/aging/tiny_sim/bootstraps.tsv",
+    "results/aging/tiny_h5ad/magnitudes.tsv",
+    "results/aging/tiny_h5ad/bootstraps.tsv",
+    "results/aging/tiny_sim/trajectories.tsv",
+    "results/aging/tiny_h5ad/trajectories.tsv",
+    *[f"results/aging/tiny_sim/cell_types/type_{t}.{kind}.tsv" for t in range(3) for kind in ("magnitude", "bootstraps")],
+    *[f"results/aging/tiny_h5ad/cell_types/{t}.{kind}.tsv" for t in ("B", "NK", "T") for kind in ("magnitude", "bootstraps")],
+    "results/sweeps/tiny_grid/replicates.tsv",
+    "results/sweeps/tiny_grid/summary.tsv",
+    *[f"results/sweeps/tiny_grid/chunks/{c}.tsv" for c in range(3)],
+    "results/jacobian/tiny_decoder/estimates.tsv",
+    *[f"results/vae/{run}/{table}.tsv" for run in ("tiny_beta", "tiny_atlas") for table in ("history", "metrics")],
+    "results/vae/baselines/tiny_expr.tsv",
+    "results/vae/scores.tsv",
+    "results/vae/comparison.tsv",
+    "results/jacobian/tiny_flow/estimates.tsv",
+    *[f"results/cnf/{run}/{table}.tsv" for run in ("tiny_moons", "tiny_cells") for table in ("history", "metrics")],
+]
+# wall times differ from run to run; every other value must be identical
+TIMING_COLUMNS = ["seconds", "train_seconds", "nll_seconds"]
+
+
+def assert_same_tables(one: Path, two: Path, first: str, second: str) -> None:
+    """Every table under ``one/results`` (benchmarks aside) exists in ``two`` with the same
+    content: byte for byte, or cell for cell without the wall-time columns."""
+    tables = sorted(p.relative_to(one) for p in (one / "results").rglob("*.tsv") if "benchmarks" not in p.parts)
+    assert len(tables) == len(EXPECTED_TABLES)
+    for table in tables:
+        a, b = (pd.read_csv(d / table, sep="\t", dtype=str, keep_default_na=False) for d in (one, two))
+        timing = [c for c in TIMING_COLUMNS if c in a.columns]
+        if timing:
+            a, b = a.drop(columns=timing), b.drop(columns=timing)
+            assert a.equals(b), f"{table} differs between {first} and {second} (timing columns aside)"
+        else:
+            assert filecmp.cmp(one / table, two / table, shallow=False), f"{table} differs between {first} and {second}"
 
 
 @pytest.fixture

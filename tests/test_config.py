@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from figureflow.config import ConfigSources, check_inputs, key_lines, preflight, schema_errors, validate_config
+from figureflow.config import ConfigSources, check_inputs, facts_cache, key_lines, preflight, read_facts, schema_errors, validate_config, write_facts
 from figureflow.io import InputError
 
 from conftest import REPO, SCHEMA, write_small_h5ad
@@ -23,6 +23,26 @@ def test_demo_config_is_valid_and_gets_defaults():
     edges = config["graphs"]["toy_circuit"]
     assert edges["source_column"] == "pre" and config["graphs"]["feedforward_perfect"]["weight_column"] is None  # "weight" if the file has it
     check_inputs(config, REPO)
+
+
+def test_a_cluster_job_reads_the_facts_of_its_own_config_and_still_gets_defaults(tmp_path):
+    config = {"seed": 1, "datasets": {"mine": {"h5ad": str(tmp_path / "mine.h5ad"), "cell_type_key": "celltype", "counts_layer": "counts"}}}
+    write_small_h5ad(tmp_path / "mine.h5ad")
+    facts = preflight(copy.deepcopy(config), SCHEMA)
+    path = facts_cache(config, tmp_path / "cache")
+    assert read_facts(path) is None
+    write_facts(path, facts)
+    assert read_facts(path) == facts
+    # another value anywhere is another config, with its own file
+    assert facts_cache({**config, "seed": 2}, tmp_path / "cache") != path
+    assert facts_cache(copy.deepcopy(config), tmp_path / "cache") == path
+    # given the facts, the job does not open the inputs again (the file is gone) but fills in defaults
+    (tmp_path / "mine.h5ad").unlink()
+    job_config = copy.deepcopy(config)
+    assert preflight(job_config, SCHEMA, known=read_facts(path)) == facts
+    assert job_config["preprocess"]["target_sum"] == 10000
+    with pytest.raises(InputError, match="mine.h5ad"):
+        preflight(copy.deepcopy(config), SCHEMA)
 
 
 def test_test_config_is_valid():

@@ -234,3 +234,15 @@ def test_installed_versions_match_the_pins():
             continue  # optional extras
         installed = version(name).split("+")[0]  # a local label (torch's +cpu build) is the same release
         assert installed == pinned, f"installed {name} {version(name)} differs from the pin {pinned}"
+
+
+def test_the_slurm_profile_groups_only_small_rules_that_exist():
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    grouped = profile["groups"]
+    assert set(grouped) <= set(RULES), f"profiles/slurm groups rules the workflow lacks: {sorted(set(grouped) - set(RULES))}"
+    assert set(grouped.values()) == set(profile["group-components"])
+    # training, simulation, bootstrap, sweep-chunk and per-graph work stay one SLURM job each
+    assert not [r for r in grouped if re.search(r"train|chunk|cell_type|trajectories|scrna|sbm|ingest|estimates|^signal_flow$", r)]
+    assert profile["executor"] == "slurm" and profile["rerun-incomplete"] is True
+    # default-resources in the workflow profile would replace the cluster profile's as a whole
+    assert "default-resources" not in (yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text()) or {})

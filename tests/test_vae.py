@@ -11,7 +11,7 @@ import torch
 
 from figureflow.generative.disentanglement import baseline_latents, baseline_scores, mig, sap, summarize_scores
 from figureflow.generative.known_factors import draw_sprites, simulate_expression
-from figureflow.generative.settings import check_config
+from figureflow.generative.settings import check_config, check_device, check_devices
 from figureflow.generative.training import held_out_split, resolve_device
 from figureflow.generative.vae import (
     bernoulli_log_likelihood,
@@ -238,6 +238,23 @@ def test_cuda_without_a_gpu_is_a_clear_error():
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(InputError, match="device is 'cuda', but torch sees no CUDA device"):
         resolve_device("cuda")
+
+
+def test_a_device_planned_for_other_machines_is_checked_by_its_spelling_only():
+    check_device("cuda", "vae.runs.a.device", here=False)
+    check_device("cuda:1", here=False)
+    with pytest.raises(InputError, match=r"config key vae.runs.a.device: expected 'auto', 'cpu' or 'cuda\[:N\]', found 'gpu'"):
+        check_device("gpu", "vae.runs.a.device", here=False)
+    with pytest.raises(InputError, match="found 'cuda:x'"):
+        resolve_device("cuda:x")
+    runs = {"vae": {"simulations": SIMS, "runs": {"a": {"data": "sprites", "likelihood": "bernoulli", "device": "cuda"}}}}
+    assert check_config(runs, DATA, devices_here=False)["runs"]["a"]["source"] == "simulation"
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="vae.runs.a.device is 'cuda', but torch sees no CUDA device"):
+            check_config(runs, DATA, devices_here=True)
+        with pytest.raises(InputError, match="vae.runs.a.device is 'cuda'"):
+            check_devices(runs)
+    check_devices({"cnf": {"runs": {"m": {"device": "cpu"}}}, "vae": {"runs": {"b": {}}}})
 
 
 def test_the_conv_pair_trains_on_sprites_and_warm_up_scales_the_kl_term():

@@ -12,7 +12,16 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from conftest import REPO, prepare_demo, prepare_workdir, run_snakemake, write_small_h5ad
+from conftest import (
+    EXPECTED_TABLES,
+    REPO,
+    assert_same_tables,
+    prepare_demo,
+    prepare_workdir,
+    run_snakemake,
+    write_counts_failing_in_the_job,
+    write_small_h5ad,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -37,55 +46,6 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """tests/config.yaml run for real, once with --cores 1 and once with --cores 2."""
-    results = {}
-    for cores in ("1", "2"):
-        workdir = tmp_path_factory.mktemp(f"cores{cores}")
-        config = prepare_workdir(workdir)
-        result = run_snakemake(workdir, "--cores", cores, configfile=config)
-        assert result.returncode == 0, result.stdout + result.stderr
-        results[cores] = workdir
-    return results
-
-
-EXPECTED_TABLES = [
-    "results/processed/tiny_sim.qc.tsv",
-    "results/processed/tiny_h5ad.qc.tsv",
-    "results/graphs/tiny_sbm.nodes.tsv",
-    "results/graphs/tiny_sbm.groups.tsv",
-    "results/graphs/tiny_edges.nodes.tsv",
-    "results/graphs/tiny_edges.groups.tsv",
-    "results/signal_flow/tiny_sbm/nodes.tsv",
-    "results/signal_flow/tiny_sbm/summary.tsv",
-    "results/signal_flow/tiny_edges/nodes.tsv",
-    "results/signal_flow/tiny_edges/summary.tsv",
-    "results/jacobian/toy/estimates.tsv",
-    "results/jacobian/swirl/estimates.tsv",
-    "results/aging/tiny_sim/magnitudes.tsv",
-    "results/aging/tiny_sim/bootstraps.tsv",
-    "results/aging/tiny_h5ad/magnitudes.tsv",
-    "results/aging/tiny_h5ad/bootstraps.tsv",
-    "results/aging/tiny_sim/trajectories.tsv",
-    "results/aging/tiny_h5ad/trajectories.tsv",
-    *[f"results/aging/tiny_sim/cell_types/type_{t}.{kind}.tsv" for t in range(3) for kind in ("magnitude", "bootstraps")],
-    *[f"results/aging/tiny_h5ad/cell_types/{t}.{kind}.tsv" for t in ("B", "NK", "T") for kind in ("magnitude", "bootstraps")],
-    "results/sweeps/tiny_grid/replicates.tsv",
-    "results/sweeps/tiny_grid/summary.tsv",
-    *[f"results/sweeps/tiny_grid/chunks/{c}.tsv" for c in range(3)],
-    "results/jacobian/tiny_decoder/estimates.tsv",
-    *[f"results/vae/{run}/{table}.tsv" for run in ("tiny_beta", "tiny_atlas") for table in ("history", "metrics")],
-    "results/vae/baselines/tiny_expr.tsv",
-    "results/vae/scores.tsv",
-    "results/vae/comparison.tsv",
-    "results/jacobian/tiny_flow/estimates.tsv",
-    *[f"results/cnf/{run}/{table}.tsv" for run in ("tiny_moons", "tiny_cells") for table in ("history", "metrics")],
-]
-# wall times differ from run to run; every other value must be identical
-TIMING_COLUMNS = ["seconds", "train_seconds", "nll_seconds"]
 
 
 def test_tiny_run_makes_every_table_and_figure(runs):
@@ -213,17 +173,7 @@ def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):
 
 
 def test_tables_are_byte_identical_for_1_and_2_cores(runs):
-    one, two = runs["1"], runs["2"]
-    tables = sorted(p.relative_to(one) for p in (one / "results").rglob("*.tsv") if "benchmarks" not in p.parts)
-    assert len(tables) == len(EXPECTED_TABLES)
-    for table in tables:
-        a, b = (pd.read_csv(d / table, sep="\t", dtype=str, keep_default_na=False) for d in (one, two))
-        timing = [c for c in TIMING_COLUMNS if c in a.columns]
-        if timing:
-            a, b = a.drop(columns=timing), b.drop(columns=timing)
-            assert a.equals(b), f"{table} differs between --cores 1 and 2 (timing columns aside)"
-        else:
-            assert filecmp.cmp(one / table, two / table, shallow=False), f"{table} differs between --cores 1 and 2"
+    assert_same_tables(runs["1"], runs["2"], "--cores 1", "--cores 2")
 
 
 def test_data_files_are_identical_for_1_and_2_cores(runs):
@@ -395,16 +345,7 @@ def test_bad_input_gives_one_clear_error_and_starts_no_job(tmp_path, case):
 
 def test_counts_that_fail_in_a_job_leave_no_output_behind(tmp_path):
     # the check before any job reads a sample of the matrix; a bad entry past it is seen in the job
-    from figureflow.data.ingest import COUNT_SAMPLE
-
-    n_genes = 10
-    n_cells = COUNT_SAMPLE // n_genes + 6
-    X = np.ones((n_cells, n_genes), dtype=np.float32)
-    X[-1, 1] = -4
-    obs = pd.DataFrame({"cell_type": list("ab") * (n_cells // 2)}, index=[f"c{i}" for i in range(n_cells)])
-    (tmp_path / "inputs").mkdir()
-    ad.AnnData(X=X, obs=obs).write_h5ad(tmp_path / "inputs" / "neg.h5ad")
-    (tmp_path / "c.yaml").write_text("seed: 1\ndatasets:\n  d: {h5ad: inputs/neg.h5ad}\n")
+    write_counts_failing_in_the_job(tmp_path)
     result = run_snakemake(tmp_path, "--cores", "1", configfile=tmp_path / "c.yaml")
     out = result.stdout + result.stderr
     assert result.returncode != 0
@@ -576,3 +517,26 @@ def test_nb_on_a_processed_atlas_without_counts_is_refused_before_any_job(pbmc_w
     assert result.returncode != 0
     assert "vae.runs.pbmc_nb.likelihood is 'nb', which needs counts, but dataset 'pbmc' is processed" in result.stdout + result.stderr
     assert not (pbmc_workdir / "results").exists()
+
+
+def test_a_cuda_training_run_asks_a_cluster_for_a_gpu_and_a_local_run_without_one_stops_first(tmp_path):
+    import torch
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "seed: 1\ncnf:\n  runs:\n    on_gpu: {data: moons, size: 200, objective: flow_matching, iterations: 5, device: cuda}\n"
+        "    on_cpu: {data: moons, size: 200, objective: flow_matching, iterations: 5}\n"
+    )
+    # planned for SLURM from a login node without a GPU: the job asks for one, nothing else does
+    plan = run_snakemake(tmp_path, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), configfile=config)
+    out = plan.stdout + plan.stderr
+    assert plan.returncode == 0, out
+    gpus = dict(re.findall(r"wildcards: run=(\w+)\n\s+resources: .*?gpu=(\d)", out))
+    assert gpus == {"on_gpu": "1", "on_cpu": "0"}
+    if torch.cuda.is_available():
+        return
+    local = run_snakemake(tmp_path, "--cores", "1", configfile=config)
+    out = local.stdout + local.stderr
+    assert local.returncode != 0
+    assert "config key cnf.runs.on_gpu.device is 'cuda', but torch sees no CUDA device here; use 'auto' or 'cpu'" in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()

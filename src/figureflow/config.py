@@ -27,6 +27,9 @@ __all__ = [
     "schema_errors",
     "validate_config",
     "check_inputs",
+    "facts_cache",
+    "read_facts",
+    "write_facts",
 ]
 
 
@@ -203,7 +206,7 @@ def computed_node_columns() -> dict[str, str]:
     return {column: f"signal flow's {column}" for column in SIGNAL_FLOW}
 
 
-def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
+def check_inputs(config: Mapping, base: str | os.PathLike = ".", devices_here: bool = True) -> dict:
     """Check every method's config section and every input it names, before any job runs.
 
     Each method checks its own section, next to its code; adding a method adds one line here:
@@ -237,18 +240,20 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".") -> dict:
     facts["data"] = data.check_config(config, base, computed_node_columns())
     facts["aging"] = aging.check_config(config, facts["data"])
     facts["sweeps"] = sweeps.check_config(config)
-    facts["vae"] = vae.check_config(config, facts["data"])
-    facts["cnf"] = vae.check_cnf_config(config, facts["data"])
+    facts["vae"] = vae.check_config(config, facts["data"], devices_here)
+    facts["cnf"] = vae.check_cnf_config(config, facts["data"], devices_here)
     return facts
 
 
-def preflight(config: dict, schema_path, configfiles=(), cli: Mapping | None = None, base=".", stream=None) -> dict:
+def preflight(config: dict, schema_path, configfiles=(), cli: Mapping | None = None, base=".", stream=None, devices_here: bool = True, known: Mapping | None = None) -> dict:
     """Everything the workflow checks while it parses the config, before any job.
 
     Reads the config files again to refuse repeated keys and to say where a bad value was set
     (file and line, or ``--config``); validates ``config`` against the schema, filling defaults;
-    checks every input (:func:`check_inputs`). Warnings are printed to ``stream`` (standard
-    error by default) as ``figureflow: warning: ...``.
+    checks every input (:func:`check_inputs`), unless the facts are ``known`` already (a cluster
+    job given what the main process learnt: the schema still fills in the defaults). Warnings are printed to ``stream`` (standard
+    error by default) as ``figureflow: warning: ...``. ``devices_here=False`` (jobs are submitted
+    to other machines) checks a training run's ``device`` by its spelling only.
 
     Returns
     -------
@@ -267,12 +272,55 @@ def preflight(config: dict, schema_path, configfiles=(), cli: Mapping | None = N
 
     sources = ConfigSources(configfiles, cli)
     validate_config(config, schema_path, sources)
+    if known is not None:
+        return dict(known)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InputWarning)
-        facts = check_inputs(config, base=base)
+        facts = check_inputs(config, base=base, devices_here=devices_here)
     for warning in caught:
         if issubclass(warning.category, InputWarning):
             print(f"figureflow: warning: {warning.message}", file=stream or sys.stderr)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return facts
+
+
+def facts_cache(config: Mapping, root: str | os.PathLike = ".snakemake/figureflow") -> Path:
+    """Where the main Snakemake process leaves what :func:`preflight` learnt about ``config``,
+    for the jobs it submits to a cluster: ``root/facts-<sha256 of the config>.pickle``.
+
+    Each cluster job parses the workflow again (twice: SLURM's job step runs Snakemake inside
+    Snakemake); reading the facts instead of checking every input again (maps compiled and
+    evaluated, h5ad files opened) saves seconds per job. The digest covers every config value,
+    so a job never reads the facts of another config.
+    """
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode()).hexdigest()[:24]
+    return Path(root) / f"facts-{digest}.pickle"
+
+
+def write_facts(path: str | os.PathLike, facts: Mapping) -> None:
+    """Store ``facts`` at ``path`` (atomically: a job never reads half a file); a directory that
+    cannot be written only costs the jobs their shortcut."""
+    import pickle
+
+    from figureflow.io import atomic_output
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            Path(tmp).write_bytes(pickle.dumps(dict(facts)))
+    except OSError:
+        pass
+
+
+def read_facts(path: str | os.PathLike) -> dict | None:
+    """The facts stored at ``path`` by :func:`write_facts`, or ``None`` when there are none."""
+    import pickle
+
+    try:
+        return pickle.loads(Path(path).read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None

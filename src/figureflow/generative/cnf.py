@@ -375,7 +375,7 @@ def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=N
     options = {**DEFAULTS, **options}
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
-    device = resolve_device(options["device"])
+    device = resolve_device(options["device"], f"cnf.runs.{run}.device")
     streams = replicate_streams(seed, "cnf_train", {"run": run}, 0)
     train_rows, held_rows = held_out_split(x.shape[0], float(options["held_out_fraction"]), streams["numpy"])
     X = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)

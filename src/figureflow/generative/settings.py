@@ -43,7 +43,7 @@ def simulation_dims(spec: Mapping) -> int:
     return int(spec.get("canvas", 32)) ** 2
 
 
-def check_config(config: Mapping, data_facts: Mapping) -> dict:
+def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True) -> dict:
     """The ``vae`` section, before any job: every run's data exists and suits its likelihood.
 
     * ``data`` names a simulation in ``vae.simulations`` or a dataset in ``datasets``;
@@ -51,7 +51,8 @@ def check_config(config: Mapping, data_facts: Mapping) -> dict:
       ingested raw; a ``processed`` dataset only with ``layers["counts"]``);
     * ``bernoulli`` and ``conv`` need binary square images: sprites (``conv``: canvas a multiple of 8);
     * sprites need ``bernoulli``;
-    * ``device: cuda`` where torch sees no GPU is an error.
+    * ``device`` is ``auto``, ``cpu`` or ``cuda[:N]``; ``cuda`` where torch sees no GPU is an
+      error, unless ``devices_here`` is false (jobs run elsewhere, e.g. on SLURM GPU nodes).
 
     ``data_facts`` is what :func:`figureflow.data.checks.check_config` learnt about datasets.
     Returns ``{"runs": {run: {"data", "source": "simulation" | "dataset", "factors": bool}},
@@ -97,12 +98,46 @@ def check_config(config: Mapping, data_facts: Mapping) -> dict:
                 f"config key {key}.data is {data!r}; expected a simulation ({describe(list(simulations))}) "
                 f"or a dataset ({describe(list(datasets))})"
             )
-        device = spec.get("device", "auto")
-        if device != "auto":
-            from figureflow.generative.training import resolve_device
-
-            resolve_device(device, f"{key}.device")
+        check_device(spec.get("device", "auto"), f"{key}.device", here=devices_here)
     return {"runs": runs, "simulations": list(simulations)}
+
+
+def check_device(device, key: str = "device", here: bool = True) -> None:
+    """``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, and with ``here`` a ``cuda`` device
+    is one torch sees on this machine (torch is imported only then: planning a run stays light).
+
+    Raises
+    ------
+    InputError
+        Naming ``key``, what was expected and what was found.
+    """
+    import re
+
+    from figureflow.io import InputError
+
+    if not isinstance(device, str) or re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", device) is None:
+        raise InputError(f"config key {key}: expected 'auto', 'cpu' or 'cuda[:N]', found {device!r}")
+    if here and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"config key {key} is {device!r}, but torch sees no CUDA device here; use 'auto' or 'cpu'")
+
+
+def check_devices(config: Mapping) -> None:
+    """Every VAE and CNF run's ``device`` is present on this machine: ``cuda`` needs a GPU that
+    torch sees. Run where the jobs run (a local run, before its first job); a run planned for a
+    cluster checks the spelling only (:func:`check_config` with ``devices_here=False``) and each
+    training job checks its own device on its node.
+
+    Raises
+    ------
+    InputError
+        Naming the run's ``device`` key.
+    """
+    for section in ("vae", "cnf"):
+        for run, spec in ((config.get(section) or {}).get("runs") or {}).items():
+            check_device(spec.get("device", "auto"), f"{section}.runs.{run}.device")
 
 
 # --- continuous normalizing flows -------------------------------------------------------------
@@ -149,13 +184,14 @@ CNF_DEFAULTS = {
 }
 
 
-def check_cnf_config(config: Mapping, data_facts: Mapping) -> dict:
+def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = True) -> dict:
     """The ``cnf`` section, before any job.
 
     * ``data`` is a toy (``moons``, ``circles``, ``gaussians8``, ``pinwheel``) or a dataset in
       ``datasets`` whose PCA has at least ``n_dims`` components (a processed h5ad: ``obsm['X_pca']``);
     * ``step_size`` divides the unit interval into whole steps for a fixed-step solver;
-    * ``warm_start`` is below ``iterations``; ``device: cuda`` where torch sees no GPU is an error.
+    * ``warm_start`` is below ``iterations``;
+    * ``device`` as in :func:`check_config` (``devices_here``).
 
     Returns ``{"runs": {run: {"data", "source": "toy" | "dataset", "dims": D}}}``.
 
@@ -191,8 +227,5 @@ def check_cnf_config(config: Mapping, data_facts: Mapping) -> dict:
                     raise InputError(f"config key {key}.step_size is {options['step_size']}; a fixed-step solver needs 1/step_size to be a whole number of steps")
         if options["objective"] == "maximum_likelihood" and int(options["warm_start"]) >= int(options["iterations"]):
             raise InputError(f"config key {key}.warm_start is {options['warm_start']}, not below iterations ({options['iterations']}): no maximum-likelihood step would run")
-        if options["device"] != "auto":
-            from figureflow.generative.training import resolve_device
-
-            resolve_device(options["device"], f"{key}.device")
+        check_device(options["device"], f"{key}.device", here=devices_here)
     return {"runs": runs}

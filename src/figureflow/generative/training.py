@@ -30,22 +30,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from figureflow.io import InputError, atomic_output
+from figureflow.generative.settings import check_device
+from figureflow.io import atomic_output
 from figureflow.seeding import seed_sequence
 
 __all__ = ["resolve_device", "replicate_streams", "init_weights", "held_out_split", "normal_noise", "fit"]
 
 
 def resolve_device(device: str = "auto", key: str = "device") -> torch.device:
-    """``auto`` -> CUDA if available else CPU; ``cpu``; ``cuda`` (or ``cuda:N``), which must exist."""
+    """``auto`` -> CUDA if available else CPU; ``cpu``; ``cuda`` (or ``cuda:N``), which must exist
+    (:func:`figureflow.generative.settings.check_device`, whose error names ``key``)."""
+    check_device(device, key)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"config key {key} is {device!r}, but torch sees no CUDA device here; use 'auto' or 'cpu'")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise InputError(f"config key {key}: expected 'auto', 'cpu' or 'cuda[:N]', found {device!r}") from None
+    return torch.device(device)
 
 
 def replicate_streams(seed: int, rule: str, wildcards: Mapping, replicate: int) -> dict:

@@ -271,7 +271,7 @@ def train_vae(
     options = {**DEFAULTS, **options}
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
-    device = resolve_device(options["device"])
+    device = resolve_device(options["device"], f"vae.runs.{run}.device")
     streams = replicate_streams(seed, "vae_train", {"run": run}, replicate)
     train_rows, held_rows = held_out_split(x.shape[0], float(options["held_out_fraction"]), streams["numpy"])
     data = _tensors(x, device, options["likelihood"])

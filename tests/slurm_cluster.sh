@@ -61,7 +61,10 @@ start() {
     [[ $(id -u) -eq 0 ]] || { echo "the throwaway cluster runs its daemons as root; run as root" >&2; exit 3; }
     install_packages
     stop  # a previous cluster in the same directory
-    if [[ -e /etc/slurm/slurm.conf || -L /etc/slurm/slurm.conf ]]; then
+    if [[ -L /etc/slurm/slurm.conf && ! -e /etc/slurm/slurm.conf ]]; then
+        rm -f /etc/slurm/slurm.conf  # left by a throwaway cluster whose directory is gone
+    fi
+    if [[ -e /etc/slurm/slurm.conf ]]; then
         echo "a SLURM configuration exists at /etc/slurm/slurm.conf (a real cluster, or another throwaway one); not replacing it" >&2; exit 3
     fi
     local host node_line munge

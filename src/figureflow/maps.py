@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
 
-__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "vae_model_file", "vae_decoder_volume", "cnf_model_file", "check_config"]
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "model_file", "vae_decoder_volume", "check_config"]
 
 
 def map_kind(spec: Mapping) -> str:
@@ -113,19 +113,26 @@ def _torch(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
     return latent
 
 
-def vae_model_file(spec: Mapping) -> str:
-    """The ``model.pt`` behind a ``vae:<run>`` map (replicate 0's decoder is the map)."""
-    return f"results/vae/{spec['map'].split(':', 1)[1]}/model.pt"
+def model_file(spec: Mapping) -> str:
+    """The ``model.pt`` behind a ``vae:<run>`` or ``cnf:<run>`` map (a VAE's replicate 0 decoder,
+    a CNF's flow): ``results/<vae|cnf>/<run>/model.pt``."""
+    kind, run = spec["map"].split(":", 1)
+    return f"results/{kind}/{run}/model.pt"
+
+
+def _trained(name: str, spec: Mapping) -> str:
+    """The model file of a trained map, which must exist by the time a job resolves the map."""
+    path = model_file(spec)
+    if not os.path.exists(path):
+        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
+    return path
 
 
 def _vae(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
     from figureflow.generative.vae import decoder_function, load_model
     from figureflow.jacobian.torch_maps import torch_map
 
-    path = vae_model_file(spec)
-    if not os.path.exists(path):
-        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
-    model = load_model(path)
+    model = load_model(_trained(name, spec))
     return torch_map(name, decoder_function(model), model.config["latent_dim"], model.config["data_dim"])
 
 
@@ -154,19 +161,11 @@ def _check_vae_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int 
     return int(runs[run].get("latent_dim", DEFAULTS["latent_dim"])), D
 
 
-def cnf_model_file(spec: Mapping) -> str:
-    """The ``model.pt`` behind a ``cnf:<run>`` map."""
-    return f"results/cnf/{spec['map'].split(':', 1)[1]}/model.pt"
-
-
 def _cnf(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
     from figureflow.generative.cnf import FlowMap, load_model
     from figureflow.jacobian.torch_maps import torch_map
 
-    path = cnf_model_file(spec)
-    if not os.path.exists(path):
-        raise InputError(f"config key jacobian.maps.{name}.map is {spec['map']!r}, but {path} does not exist (the run trains first)")
-    field, saved = load_model(path)
+    field, saved = load_model(_trained(name, spec))
     return torch_map(name, FlowMap(field, saved["options"]), field.dim, field.dim)
 
 
@@ -234,10 +233,10 @@ def check_config(config: Mapping) -> dict:
     facts = {}
     for name, spec in section["maps"].items():
         if map_kind(spec) == "vae":  # trained by the workflow: its model file is the rule's input
-            facts[name] = {"dims": _check_vae_map(name, spec, config), "code": [vae_model_file(spec)]}
+            facts[name] = {"dims": _check_vae_map(name, spec, config), "code": [model_file(spec)]}
             continue
         if map_kind(spec) == "cnf":
-            facts[name] = {"dims": _check_cnf_map(name, spec, config), "code": [cnf_model_file(spec)]}
+            facts[name] = {"dims": _check_cnf_map(name, spec, config), "code": [model_file(spec)]}
             continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}

@@ -531,7 +531,8 @@ def test_a_cuda_training_run_asks_a_cluster_for_a_gpu_and_a_local_run_without_on
     plan = run_snakemake(tmp_path, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), configfile=config)
     out = plan.stdout + plan.stderr
     assert plan.returncode == 0, out
-    gpus = dict(re.findall(r"wildcards: run=(\w+)\n\s+resources: .*?gpu=(\d)", out))
+    blocks = re.findall(r"rule cnf_train:\n(.*?)Shell command", out, flags=re.S)
+    gpus = {re.search(r"wildcards: run=(\w+)", b)[1]: re.search(r"resources: .*\bgpu=(\d)", b)[1] for b in blocks}
     assert gpus == {"on_gpu": "1", "on_cpu": "0"}
     if torch.cuda.is_available():
         return

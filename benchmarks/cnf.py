@@ -9,9 +9,10 @@ path runs in a fresh process, as a job does, through figureflow.generative.cnf.t
 
 * reference (FFJORD's setup): a 3 x 64 tanh concatsquash field, maximum likelihood through dopri5
   with the adjoint method, exact trace, rtol = atol = 1e-5, batch 512, Adam at 1e-3;
-* fast path (the demo's two_moons run): flow matching with a 3 x 128 SiLU field (no ODE solve)
-  as a warm start, then maximum likelihood through a fixed-step RK4 solve with the exact trace
-  carried forward-mode, cosine learning rates.
+* fast path (the demo's two_moons run, read from config.yaml): flow matching (no ODE solve) with
+  a 3 x 128 SiLU field that also sees 16 Fourier features of the state, as a warm start, then
+  maximum likelihood through dopri5 at 1e-3 with the exact trace carried forward-mode, cosine
+  learning rates.
 
 Every ``--every`` iterations the held-out NLL is measured the way metrics.tsv reports it (exact
 trace, dopri5 at rtol = atol = 1e-6); that measurement is not counted in the training clock. The

@@ -18,8 +18,8 @@ from figureflow.io import InputError
 TIGHT = {"solver": "dopri5", "rtol": 1e-8, "atol": 1e-8, "step_size": 0.125, "adjoint": False, "max_steps": 10000}
 
 
-def small_field(conditioning="concatsquash", activation="tanh", dim=3, seed=0):
-    options = {**CNF_DEFAULTS, "hidden": [16, 12], "conditioning": conditioning, "activation": activation}
+def small_field(conditioning="concatsquash", activation="tanh", dim=3, seed=0, fourier=0):
+    options = {**CNF_DEFAULTS, "hidden": [16, 12], "conditioning": conditioning, "activation": activation, "fourier_features": fourier, "fourier_scale": 2.0}
     return cnf.build_field(dim, options, seed).double()
 
 
@@ -27,10 +27,11 @@ def autograd_jacobians(field, t, z):
     return torch.stack([torch.autograd.functional.jacobian(lambda u: field(t, u[None])[0], row) for row in z])
 
 
+@pytest.mark.parametrize("fourier", [0, 5])
 @pytest.mark.parametrize("conditioning", ["concat", "concatsquash"])
 @pytest.mark.parametrize("activation", ["tanh", "softplus", "silu"])
-def test_exact_trace_and_tangents_equal_the_autograd_jacobian(conditioning, activation):
-    field = small_field(conditioning, activation)
+def test_exact_trace_and_tangents_equal_the_autograd_jacobian(conditioning, activation, fourier):
+    field = small_field(conditioning, activation, fourier=fourier)
     z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     t = torch.tensor(0.37, dtype=torch.float64)
     J = autograd_jacobians(field, t, z)
@@ -96,8 +97,9 @@ def test_log_density_and_samples_of_a_linear_flow_match_the_closed_form():
     np.testing.assert_allclose(logp_t[-1].detach().numpy(), expected.detach().numpy(), rtol=1e-7)
 
 
-def test_the_flow_maps_volume_is_the_exponential_of_its_integrated_trace():
-    field = small_field(dim=2, seed=5)
+@pytest.mark.parametrize("fourier", [0, 4])
+def test_the_flow_maps_volume_is_the_exponential_of_its_integrated_trace(fourier):
+    field = small_field(dim=2, seed=5, fourier=fourier)
     with torch.no_grad():
         field.layers[-1].linear.weight.mul_(8.0)  # a strong field: volumes far from 1
     options = {**CNF_DEFAULTS, "nll_rtol": 1e-8, "nll_atol": 1e-8}
@@ -301,3 +303,16 @@ def test_dataset_runs_read_the_leading_pca_dimensions(tmp_path):
     with pytest.raises(InputError, match=r"n_dims is 5, but obsm\['X_pca'\] has 4 components"):
         cnf.training_data({"data": "d", "n_dims": 5}, 0, "r", path)
     assert check_cnf_config({"cnf": {"runs": {"r": {"data": "d", "n_dims": 3}}}}, facts_with({"d": {"processed": True, "obsm": ["X_pca"]}}))["runs"]["r"]["dims"] == 3
+
+
+def test_fourier_frequencies_come_from_the_seed_and_survive_saving(tmp_path):
+    options = {**CNF_DEFAULTS, "hidden": [8], "fourier_features": 6, "fourier_scale": 3.0}
+    a, b, c = (cnf.build_field(2, options, seed) for seed in (11, 11, 12))
+    assert torch.equal(a.frequencies, b.frequencies) and not torch.equal(a.frequencies, c.frequencies)
+    assert a.frequencies.shape == (2, 6) and a.layers[0].n_in == 2 + 12
+    # standard normal times the scale: the 12 draws' spread is near 3
+    assert 1.5 < float(a.frequencies.std()) < 4.5
+    cnf.save_model(tmp_path / "m.pt", a, options, {"shift": 0.0, "scale": 1.0})
+    loaded, _ = cnf.load_model(tmp_path / "m.pt")
+    z = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(loaded.frequencies, a.frequencies) and torch.equal(loaded(0.3, z), a.eval()(0.3, z))

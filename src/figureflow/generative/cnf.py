@@ -133,16 +133,36 @@ class VectorField(nn.Module):
     conditioning
         ``concat`` (time as an extra input of each layer) or ``concatsquash`` (time gates and
         shifts each layer's output).
+    fourier_features
+        ``M``: the first layer also sees ``sin(z B)`` and ``cos(z B)`` for a fixed ``B (D, M)``
+        (Tancik et al. 2020), which lets a small MLP draw a density's sharp edges; the buffer
+        ``frequencies`` holds ``B`` (drawn by :func:`build_field`). 0 (the default): none.
     """
 
-    def __init__(self, dim: int, hidden, activation: str = "tanh", conditioning: str = "concatsquash"):
+    def __init__(self, dim: int, hidden, activation: str = "tanh", conditioning: str = "concatsquash", fourier_features: int = 0):
         super().__init__()
-        sizes = [int(dim), *map(int, hidden), int(dim)]
-        self.dim = int(dim)
+        self.dim, self.n_fourier = int(dim), int(fourier_features)
+        sizes = [self.dim + 2 * self.n_fourier, *map(int, hidden), self.dim]
         self.layers = nn.ModuleList(_Layer(a, b, conditioning) for a, b in zip(sizes[:-1], sizes[1:]))
+        if self.n_fourier:
+            self.register_buffer("frequencies", torch.zeros(self.dim, self.n_fourier))
         self.activation = activation
         self._act = _activation(activation)
-        self.config = {"dim": int(dim), "hidden": [int(h) for h in hidden], "activation": activation, "conditioning": conditioning}
+        self.config = {"dim": self.dim, "hidden": [int(h) for h in hidden], "activation": activation, "conditioning": conditioning,
+                       "fourier_features": self.n_fourier}
+
+    def _features(self, z: torch.Tensor, tangent: torch.Tensor | None):
+        """``[z, sin(z B), cos(z B)]`` and its tangents ``[v, cos(z B) (v B), -sin(z B) (v B)]``."""
+        if not self.n_fourier:
+            return z, tangent
+        B = self.frequencies.to(z.dtype)
+        phase = z @ B
+        sin, cos = torch.sin(phase), torch.cos(phase)
+        h = torch.cat([z, sin, cos], dim=-1)
+        if tangent is None:
+            return h, None
+        dphase = tangent @ B
+        return h, torch.cat([tangent, cos * dphase, -sin * dphase], dim=-1)
 
     @staticmethod
     def _time(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -153,7 +173,8 @@ class VectorField(nn.Module):
     def jvp(self, t: torch.Tensor, z: torch.Tensor, tangent: torch.Tensor | None = None):
         """``f(z, t)`` ``(B, D)`` and ``(df/dz) v`` for each tangent ``v`` of ``tangent (K, B, D)``:
         ``(K, B, D)``. ``t`` is a scalar or one time per row. With ``tangent=None``, only ``f``."""
-        tt, h, v = self._time(t, z), z, tangent
+        tt = self._time(t, z)
+        h, v = self._features(z, tangent)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             h, v = layer(tt, h, v)
@@ -183,9 +204,15 @@ class VectorField(nn.Module):
 
 
 def build_field(dim: int, options: Mapping, weight_seed: int) -> VectorField:
-    """A :class:`VectorField` from a run's options, its weights drawn from ``weight_seed``."""
-    field = VectorField(dim, options["hidden"], options["activation"], options["conditioning"])
-    return init_weights(field, torch.Generator().manual_seed(int(weight_seed)))
+    """A :class:`VectorField` from a run's options, its weights (then its Fourier frequencies,
+    standard normal times ``fourier_scale``) drawn from ``weight_seed``."""
+    field = VectorField(dim, options["hidden"], options["activation"], options["conditioning"], int(options.get("fourier_features", 0)))
+    generator = torch.Generator().manual_seed(int(weight_seed))
+    init_weights(field, generator)
+    if field.n_fourier:
+        with torch.no_grad():
+            field.frequencies.copy_(torch.randn(field.frequencies.shape, generator=generator) * float(options.get("fourier_scale", 1.0)))
+    return field
 
 
 def hutchinson_noise(shape, kind: str, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -500,7 +527,7 @@ def load_model(path) -> tuple[VectorField, dict]:
     """The field (CPU, eval mode) and the saved dict (``options``, ``standardization``) of a ``model.pt``."""
     saved = torch.load(path, map_location="cpu", weights_only=False)
     c = saved["config"]
-    field = VectorField(c["dim"], c["hidden"], c["activation"], c["conditioning"])
+    field = VectorField(c["dim"], c["hidden"], c["activation"], c["conditioning"], c.get("fourier_features", 0))
     field.load_state_dict(saved["field"])
     return field.eval(), saved
 

@@ -164,6 +164,8 @@ CNF_DEFAULTS = {
     "hidden": [64, 64, 64],
     "activation": "tanh",
     "conditioning": "concatsquash",
+    "fourier_features": 0,
+    "fourier_scale": 1.0,
     "solver": "dopri5",
     "rtol": 1e-5,
     "atol": 1e-5,

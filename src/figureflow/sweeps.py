@@ -9,22 +9,18 @@ of sweep ``s`` draws from its own generator, ``figureflow.seeding.generator(seed
 generator. There is no global random state, so a replicate's numbers are the same run alone, in
 any chunk, on any number of workers.
 
-Workers are joblib processes; every worker (and the serial path) runs with BLAS/OpenMP pools of
-one thread (threadpoolctl), so ``n_jobs`` workers use ``n_jobs`` cores and do not fight. On Linux
-the workers are forked from the calling process, which has scikit-learn loaded already: a spawned
-worker (joblib's default, loky) starts an interpreter and imports scikit-learn again, about a second
-per call on 2 cores, which is a quarter of the post's whole 40-replicate sweep. Forking is safe here
-because workers only ever run inside the one-thread limit, so they never start an OpenMP team that a
-fork could have left half-copied; elsewhere (macOS, Windows) workers are spawned by loky.
+Workers are joblib's loky processes; every worker (and the serial path) runs with BLAS/OpenMP
+pools of one thread (threadpoolctl), so ``n_jobs`` workers use ``n_jobs`` cores and do not fight.
+Workers are spawned, not forked: a forked worker can hang for good (GNU OpenMP is not fork-safe
+once the parent has used it, and a multiprocessing pool waits forever for a worker that died); one
+did, in CI. Spawning costs each call a fresh interpreter importing scikit-learn (about a second on
+2 cores), the price of a sweep that always ends.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import itertools
-import multiprocessing
-import sys
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -121,13 +117,6 @@ def _thread_pools():
     return ThreadpoolController()
 
 
-def _parallel_options(n_jobs: int) -> dict:
-    """joblib options for ``n_jobs`` workers: forked on Linux, spawned by loky elsewhere."""
-    if sys.platform.startswith("linux"):
-        return {"backend": "multiprocessing", "context": multiprocessing.get_context("fork"), "n_jobs": n_jobs}
-    return {"backend": "loky", "n_jobs": n_jobs}
-
-
 def run_replicate(experiment: str, seed: int, sweep: str, point: Mapping, replicate: int, params: Mapping | None = None) -> dict:
     """One row of ``replicates.tsv``: the grid point, ``replicate``, ``seed`` and the experiment's results."""
     function, defaults = EXPERIMENTS[experiment]
@@ -160,15 +149,8 @@ def run_sweep(
     tasks = [(p, r) for p in grid_points(grid) for r in range(int(replicates))]
     share = tasks[chunk::chunks]
     if n_jobs > 1:
-        # Objects that exist now (scikit-learn's, mostly) are frozen out of garbage collection while the
-        # workers run: joblib's collection before forking then takes 1 ms instead of 60, and forked
-        # workers' collections do not touch, and so copy, the parent's memory pages.
-        gc.freeze()
-        try:
-            with parallel_config(**_parallel_options(int(n_jobs))):
-                rows = Parallel()(delayed(run_replicate)(experiment, seed, sweep, p, r, params) for p, r in share)
-        finally:
-            gc.unfreeze()
+        with parallel_config(backend="loky", n_jobs=int(n_jobs)):
+            rows = Parallel()(delayed(run_replicate)(experiment, seed, sweep, p, r, params) for p, r in share)
     else:
         rows = [run_replicate(experiment, seed, sweep, p, r, params) for p, r in share]
     order = [i for i in range(len(tasks))][chunk::chunks]

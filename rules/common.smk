@@ -247,12 +247,12 @@ def sweeps_with_2d_grid():
 
 
 def training_gpus(section):
-    """A training rule's ``gpu`` resource: 1 for a run whose ``device`` is ``cuda`` or ``cuda:N``
-    (the SLURM executor then asks for a GPU, ``--gpus=1``), else 0 (``auto`` and ``cpu`` runs
-    take no GPU from a scheduler)."""
+    """A training rule's ``gpu`` resource (figureflow.generative.settings.gpus_requested): the
+    SLURM executor turns 1 into ``--gpus=1``."""
+    from figureflow.generative.settings import gpus_requested
 
     def gpus(wildcards):
-        return int(str(config[section]["runs"][wildcards.run].get("device", "auto")).startswith("cuda"))
+        return gpus_requested(config[section]["runs"][wildcards.run].get("device", "auto"))
 
     return gpus
 

@@ -11,7 +11,7 @@ import torch
 
 from figureflow.generative.disentanglement import baseline_latents, baseline_scores, mig, sap, summarize_scores
 from figureflow.generative.known_factors import draw_sprites, simulate_expression
-from figureflow.generative.settings import check_config, check_device, check_devices
+from figureflow.generative.settings import check_config, check_device, check_devices, gpus_requested
 from figureflow.generative.training import held_out_split, resolve_device
 from figureflow.generative.vae import (
     bernoulli_log_likelihood,
@@ -255,6 +255,7 @@ def test_a_device_planned_for_other_machines_is_checked_by_its_spelling_only():
         with pytest.raises(InputError, match="vae.runs.a.device is 'cuda'"):
             check_devices(runs)
     check_devices({"cnf": {"runs": {"m": {"device": "cpu"}}}, "vae": {"runs": {"b": {}}}})
+    assert [gpus_requested(d) for d in ("cuda", "cuda:1", "auto", "cpu")] == [1, 1, 0, 0]
 
 
 def test_the_conv_pair_trains_on_sprites_and_warm_up_scales_the_kl_term():

@@ -124,6 +124,12 @@ def check_device(device, key: str = "device", here: bool = True) -> None:
             raise InputError(f"config key {key} is {device!r}, but torch sees no CUDA device here; use 'auto' or 'cpu'")
 
 
+def gpus_requested(device) -> int:
+    """GPUs a training job asks a scheduler for: 1 for ``cuda`` or ``cuda:N``, 0 for ``auto``
+    and ``cpu`` (such runs train on the job's CPUs)."""
+    return int(str(device).startswith("cuda"))
+
+
 def check_devices(config: Mapping) -> None:
     """Every VAE and CNF run's ``device`` is present on this machine: ``cuda`` needs a GPU that
     torch sees. Run where the jobs run (a local run, before its first job); a run planned for a

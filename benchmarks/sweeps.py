@@ -34,6 +34,10 @@ from _util import run_case  # noqa: E402
 
 def case(name: str, replicates: int) -> dict:
     start = time.perf_counter()
+    if name.startswith("engine"):  # as the sweep_chunk job does: workers start while this process imports
+        from figureflow.parallel import start_workers
+
+        start_workers(int(name.split(":")[1]), preload=["figureflow.sweeps"])
     from figureflow.sweeps import EXPERIMENTS, gather_chunks, replicate_generator, run_sweep
 
     imported = time.perf_counter()

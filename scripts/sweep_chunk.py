@@ -2,9 +2,13 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
-from figureflow.io import write_table
-from figureflow.runtime import job
-from figureflow.sweeps import run_sweep
+from figureflow.parallel import start_workers
+
+start_workers(snakemake.threads, preload=["figureflow.sweeps"])  # they import scikit-learn while this process does
+
+from figureflow.io import write_table  # noqa: E402
+from figureflow.runtime import job  # noqa: E402
+from figureflow.sweeps import run_sweep  # noqa: E402
 
 with job(snakemake) as log:
     spec, sweep, chunk = snakemake.params.spec, snakemake.wildcards.sweep, int(snakemake.wildcards.chunk)

@@ -9,12 +9,15 @@ of sweep ``s`` draws from its own generator, ``figureflow.seeding.generator(seed
 generator. There is no global random state, so a replicate's numbers are the same run alone, in
 any chunk, on any number of workers.
 
-Workers are joblib's loky processes; every worker (and the serial path) runs with BLAS/OpenMP
-pools of one thread (threadpoolctl), so ``n_jobs`` workers use ``n_jobs`` cores and do not fight.
-Workers are spawned, not forked: a forked worker can hang for good (GNU OpenMP is not fork-safe
-once the parent has used it, and a multiprocessing pool waits forever for a worker that died); one
-did, in CI. Spawning costs each call a fresh interpreter importing scikit-learn (about a second on
-2 cores), the price of a sweep that always ends.
+Tasks run in this process and ``n_jobs - 1`` loky worker processes
+(:func:`figureflow.parallel.run_tasks`: this process takes tasks from the back of the queue while
+the workers start and take them from the front); every process runs each replicate with
+BLAS/OpenMP pools of one thread (threadpoolctl), so ``n_jobs`` processes use ``n_jobs`` cores and
+do not fight. Workers are spawned, not forked: a forked worker can hang for good (GNU OpenMP is not
+fork-safe once the parent has used it, and a multiprocessing pool waits forever for a worker that
+died); one did, in CI. A job hides the workers' start (a fresh interpreter importing
+scikit-learn, about a second) behind its own imports by calling
+:func:`figureflow.parallel.start_workers` first.
 """
 
 from __future__ import annotations
@@ -141,18 +144,14 @@ def run_sweep(
 
     Tasks are (grid point, replicate) in a fixed order; chunk ``c`` takes tasks ``c, c + chunks,
     ...``, so chunks have equal shares and their rows, sorted back, give the table of one chunk.
-    ``n_jobs > 1`` runs tasks in joblib worker processes (see the module's note on how they start).
-    The table does not depend on ``n_jobs`` or ``chunks``.
+    ``n_jobs > 1`` runs them in this process and ``n_jobs - 1`` workers
+    (:func:`figureflow.parallel.run_tasks`). The table does not depend on ``n_jobs`` or ``chunks``.
     """
-    from joblib import Parallel, delayed, parallel_config
+    from figureflow.parallel import run_tasks
 
     tasks = [(p, r) for p in grid_points(grid) for r in range(int(replicates))]
     share = tasks[chunk::chunks]
-    if n_jobs > 1:
-        with parallel_config(backend="loky", n_jobs=int(n_jobs)):
-            rows = Parallel()(delayed(run_replicate)(experiment, seed, sweep, p, r, params) for p, r in share)
-    else:
-        rows = [run_replicate(experiment, seed, sweep, p, r, params) for p, r in share]
+    rows = run_tasks(run_replicate, [(experiment, seed, sweep, p, r, params) for p, r in share], n_jobs)
     order = [i for i in range(len(tasks))][chunk::chunks]
     table = pd.DataFrame(rows)
     table.insert(0, "task", order)

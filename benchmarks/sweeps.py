@@ -9,14 +9,17 @@ timed whole (imports included) and, beside it, the sweep call alone:
 
 * serial, default thread pools: a plain loop, BLAS/OpenMP pools as they start (the hazard);
 * serial, one thread: the same loop inside threadpoolctl's limit of one thread;
-* the sweep engine (figureflow.sweeps.run_sweep) with 1 and with 2 workers.
+* the sweep engine (figureflow.sweeps.run_sweep) with 1 and with 2 workers: with 2, the job's
+  process and one loky worker, started first thing (``figureflow.parallel.start_workers``) as
+  the sweep_chunk script does, so that its start overlaps this process's imports.
 
 All four paths draw every replicate from the same seeded stream, so their tables must be equal.
 Each path runs ``--repeats`` times (fresh processes, interleaved); the median time is printed.
 
 The ceiling on 2 cores is below 2x: two processes of this experiment each run about 5% slower
 side by side than one alone (shared memory bandwidth), and the import of scikit-learn (about a
-second) is serial, so the whole-process ratio is bounded further (Amdahl) than the call's.
+second) is serial, so the whole-process ratio is bounded further (Amdahl: about 1.65x for 40
+replicates here) than the call's.
 """
 
 from __future__ import annotations

@@ -59,3 +59,8 @@ def test_a_worker_that_dies_is_reported_not_waited_for():
     with pytest.raises(TerminatedWorkerError):
         run_tasks(die_at, [(i, 0) for i in range(12)], 2)
     assert run_tasks(fail_at, [(i, -1) for i in range(4)], 2) == list(range(4))  # a fresh executor after the crash
+
+
+def test_thousands_of_tiny_tasks_are_all_run_once():
+    """Tasks that end before their callback is attached are fed in a loop (no recursion limit)."""
+    assert run_tasks(fail_at, [(i, -1) for i in range(3000)], 3) == list(range(3000))

@@ -9,9 +9,8 @@ idle. Here the job's process is one of the ``n_jobs``:
   never forked, so no thread or OpenMP state of this process is copied) and has them import what
   the tasks need, without waiting. Called first thing in a job, their start overlaps this
   process's own imports.
-* :func:`run_tasks` queues every task for the workers, which take them from the front, while this
-  process takes them from the back (cancelling each one's queued future before running it
-  itself), until the two meet. Results come back in task order, so they do not depend on
+* :func:`run_tasks` sends tasks from the front to the workers, a couple at a time, while this
+  process runs them from the back, until the two meet. Results come back in task order, so they do not depend on
   ``n_jobs`` or on which process ran what, as long as each task seeds itself.
 
 A worker that dies makes :func:`run_tasks` raise (loky's ``TerminatedWorkerError``); nothing waits forever.
@@ -20,9 +19,13 @@ A worker that dies makes :func:`run_tasks` raise (loky's ``TerminatedWorkerError
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 
 __all__ = ["start_workers", "run_tasks"]
+
+#: tasks a worker is kept ahead: one running, one in its pipe (no wait between tasks)
+AHEAD = 2
 
 
 def _import(modules: tuple[str, ...]) -> None:
@@ -51,29 +54,61 @@ def run_tasks(function: Callable, tasks: Sequence[tuple], n_jobs: int = 1) -> li
     """``[function(*task) for task in tasks]``, computed by this process and ``n_jobs - 1`` workers.
 
     The workers take tasks from the front, this process from the back; a task is run once, by
-    whichever reaches it first. ``function`` must be importable (a module-level function) and its
-    arguments picklable. An exception in any task is raised here, and the tasks still queued are
-    cancelled.
+    whichever claims it first. Each worker is kept two tasks ahead (one running, one in its pipe):
+    when one of its tasks ends, the next is claimed and sent from the executor's callback, so at
+    the end this process waits for at most about one task per worker. ``function`` must be
+    importable (a module-level function) and its arguments picklable. An exception in any task is
+    raised here, and no further task is sent.
     """
     tasks = list(tasks)
     n_workers = int(n_jobs) - 1
     if n_workers < 1 or len(tasks) < 2:
         return [function(*task) for task in tasks]
     executor = _executor(n_workers)
-    futures = [executor.submit(function, *task) for task in tasks]
+    lock = threading.Lock()
+    bounds = {"front": 0, "back": len(tasks), "failed": False}  # tasks[front:back] are unclaimed
+    futures: dict = {}
+
+    def failed(future) -> bool:
+        return not future.cancelled() and future.exception() is not None
+
+    def send(done=None):
+        """Claim the front task for a worker (called again when it ends); a loop, not a recursion,
+        for tasks that end before their callback is attached."""
+        if done is not None and failed(done):
+            bounds["failed"] = True
+        while True:
+            with lock:
+                if bounds["failed"] or bounds["front"] >= bounds["back"]:
+                    return
+                i = bounds["front"]
+                bounds["front"] += 1
+                future = futures[i] = executor.submit(function, *tasks[i])
+            if not future.done():
+                future.add_done_callback(send)
+                return
+            if failed(future):
+                bounds["failed"] = True
+
     results: list = [None] * len(tasks)
-    mine = set()
     try:
-        for i in reversed(range(len(tasks))):
-            if not futures[i].cancel():  # a worker holds it (or has finished it): the rest are theirs
-                break
-            mine.add(i)
+        for _ in range(AHEAD * n_workers):
+            send()
+        while True:
+            with lock:
+                if bounds["failed"] or bounds["front"] >= bounds["back"]:
+                    break
+                bounds["back"] -= 1
+                i = bounds["back"]
             results[i] = function(*tasks[i])
-        for i, future in enumerate(futures):
-            if i not in mine:
-                results[i] = future.result()
+        with lock:  # nothing more can be claimed: every worker task is in futures
+            bounds["failed"] = True
+            sent = dict(futures)
+        for i, future in sent.items():
+            results[i] = future.result()
     except BaseException:
-        for future in futures:
+        bounds["failed"] = True
+        for future in list(futures.values()):
             future.cancel()
         raise
     return results

@@ -185,8 +185,10 @@ def test_training_is_the_same_for_a_seed_and_resumes_exactly(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, on_epoch=stop)
-    resumed, history_resumed, _ = cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False)
+        cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, on_epoch=stop, checkpoint_seconds=0)
+    assert torch.load(checkpoint, weights_only=False)["epoch"] == 5  # written after every epoch: resumed from the 5th
+    resumed, history_resumed, _ = cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, checkpoint_seconds=1e9)
+    assert torch.load(checkpoint, weights_only=False)["epoch"] == 10  # none between, the last one written
     for a, b in zip(first.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
     assert history_resumed.equals(history)
@@ -211,10 +213,12 @@ def test_flow_matching_on_a_gaussian_reaches_its_entropy():
 def test_a_learned_toy_density_integrates_to_one_on_a_grid():
     data = cnf.training_data(tiny_options(), 0, "tiny")
     field, _, _ = cnf.train_cnf(data["x"], tiny_options(), 0, "tiny", progress=False)
-    axis, logp = cnf.density_grid(field, tiny_options(nll_rtol=1e-6, nll_atol=1e-6), extent=4.5, size=90)
+    axis, logp = cnf.density_grid(field, tiny_options(), extent=4.5, size=90)  # the figure's solve, 1e-4
     h = axis[1] - axis[0]
     assert np.exp(logp).sum() * h * h == pytest.approx(1.0, abs=0.02)
     assert np.exp(logp).max() > 3 * np.exp(logp).mean()  # it learnt something: not a flat blob
+    _, tight = cnf.density_grid(field, tiny_options(), extent=4.5, size=90, tolerance=1e-7)
+    assert np.abs(np.exp(logp) - np.exp(tight)).max() < 1e-3 * np.exp(tight).max()  # the picture's solve is close enough
 
 
 @pytest.mark.parametrize("name", KNOWN_DENSITY)

@@ -151,7 +151,7 @@ def test_resume_from_a_checkpoint_equals_uninterrupted_training(tmp_path, small_
     original = vae.fit
 
     def interrupted_fit(*args, **kwargs):
-        return original(*args, **kwargs, on_epoch=stop_after_two)
+        return original(*args, **kwargs, on_epoch=stop_after_two, checkpoint_seconds=0)
 
     vae.fit = interrupted_fit
     try:
@@ -159,6 +159,7 @@ def test_resume_from_a_checkpoint_equals_uninterrupted_training(tmp_path, small_
             train_vae(x, {**OPTIONS, "objective": "tc", "beta": 3}, 7, "r", 0, checkpoint=tmp_path / "c.pt", progress=False)
     finally:
         vae.fit = original
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 2  # resumed after the second epoch
     resumed, resumed_history, _ = train_vae(x, {**OPTIONS, "objective": "tc", "beta": 3}, 7, "r", 0, checkpoint=tmp_path / "c.pt", progress=False)
     for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), name

@@ -390,14 +390,16 @@ def _schedule(options: Mapping):
     return factor
 
 
-def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=None, threads: int | None = None, progress: bool = True, on_epoch=None):
+def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=None, threads: int | None = None, progress: bool = True, on_epoch=None,
+              checkpoint_seconds: float = 10.0):
     """Train the CNF of run ``run`` on ``x (n, D)`` (standardized).
 
     Streams come from ``(seed, "cnf_train", {"run": run})``. ``iterations`` minibatches of
     ``batch_size`` rows (epochs of the training rows, the last one cut at ``iterations``); every
     ``evaluate_every`` iterations the held-out NLL under the training solver (exact trace) is
-    recorded, and the model with the lowest is kept. A ``checkpoint`` file is written every epoch
-    and resumed from (:func:`figureflow.generative.training.fit`); ``on_epoch(epoch, row, field)``
+    recorded, and the model with the lowest is kept. A ``checkpoint`` file is written after an
+    epoch every ``checkpoint_seconds`` (and after the last) and resumed from
+    (:func:`figureflow.generative.training.fit`); ``on_epoch(epoch, row, field)``
     is called after each epoch (a benchmark's monitor, a test's interruption).
 
     Returns the field (CPU, eval mode), the history (``epoch``, ``iteration``, ``train_loss``,
@@ -434,7 +436,7 @@ def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=N
         field, [X], train_rows, held_rows, step_loss, evaluate,
         epochs=epochs, batch_size=batch_size, learning_rate=float(options["learning_rate"]), generator=generator,
         patience=None, checkpoint=checkpoint, identity=identity, progress=progress, label=f"CNF {run}",
-        evaluate_every=every, schedule=_schedule(options), on_epoch=None if on_epoch is None else lambda epoch, row: on_epoch(epoch, row, field),
+        evaluate_every=every, schedule=_schedule(options), checkpoint_seconds=checkpoint_seconds, on_epoch=None if on_epoch is None else lambda epoch, row: on_epoch(epoch, row, field),
     )
     return field.cpu().eval(), history, {"train_rows": train_rows, "held_rows": held_rows, "device": str(device), "seconds": history.attrs["seconds"]}
 
@@ -455,15 +457,21 @@ def held_out_nll(field: VectorField, x: np.ndarray, options: Mapping, batch_size
     return {"nll": -total / len(X), "nfe": nfe, "seconds": time.perf_counter() - began}
 
 
-def density_grid(field: VectorField, options: Mapping, extent: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+def density_grid(field: VectorField, options: Mapping, extent: float, size: int, tolerance: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     """``log p`` of a 2-D flow on the ``size x size`` grid over ``[-extent, extent]^2`` (rows: the
-    second coordinate) by the tight solve; returns the axis and the ``(size, size)`` values."""
+    second coordinate); returns the axis and the ``(size, size)`` values.
+
+    A picture, not a score: solved with the evaluation solver (float64, exact trace) at
+    ``rtol = atol = tolerance``. On the demo's moons 1e-4 moves no grid value of ``p`` by more
+    than 0.05% of its peak against the 1e-6 solve that scores a run, in a third of the time.
+    """
     axis = np.linspace(-extent, extent, size)
     g1, g2 = np.meshgrid(axis, axis)
     points = torch.as_tensor(np.stack([g1.ravel(), g2.ravel()], axis=1))
     double = copy.deepcopy(field).double().eval()
     with torch.no_grad():
-        logp, _ = log_density(double, points, solver_options(options, evaluation=True))
+        solver = {**solver_options(options, evaluation=True), "rtol": float(tolerance), "atol": float(tolerance)}
+        logp, _ = log_density(double, points, solver)
     return axis, logp.numpy().reshape(size, size)
 
 

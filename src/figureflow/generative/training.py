@@ -107,6 +107,7 @@ def fit(
     on_epoch: Callable | None = None,
     evaluate_every: int = 1,
     schedule: Callable[[int], float] | None = None,
+    checkpoint_seconds: float = 10.0,
 ) -> tuple[torch.nn.Module, pd.DataFrame]:
     """Train ``model`` with Adam; return it (at its best held-out epoch) and the per-epoch history.
 
@@ -127,12 +128,15 @@ def fit(
     patience
         Stop after this many epochs without a lower held-out loss; ``None`` runs every epoch.
     checkpoint
-        File written after every epoch (atomically). If it exists and was written by a run with
+        File written (atomically) after the last epoch and after any epoch that ends at least
+        ``checkpoint_seconds`` after the previous write (0: every epoch; a CNF's epochs of ten
+        minibatches would otherwise spend 5% of their time writing). If it exists and was written by a run with
         the same ``identity`` (a string of everything that defines the run), training resumes
         after its last epoch, with the optimizer and generator state it saved, so the result equals
         an uninterrupted run's on CPU. A checkpoint of another identity is ignored.
     on_epoch
-        ``on_epoch(epoch, row)`` after each epoch's checkpoint (e.g. to stop a test mid-run).
+        ``on_epoch(epoch, row)`` after each epoch (and its checkpoint, if one was written), e.g.
+        to stop a test mid-run.
     evaluate_every
         Evaluate (and consider for the best model) every this many epochs and after the last one;
         other epochs' rows have no held-out values. Patience still counts epochs.
@@ -162,6 +166,7 @@ def fit(
     held_index = torch.as_tensor(held_rows, device=data[0].device)
     bar = _progress(epochs, start, progress, label)
     seconds = 0.0
+    saved_at = time.perf_counter()
     shown = history[-1]["held_out_loss"] if history else math.nan  # the latest held-out value, for the progress bar
     stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
     for epoch in range(start, epochs):
@@ -211,7 +216,8 @@ def fit(
         if row["held_out_loss"] < best["loss"]:
             best = {"loss": row["held_out_loss"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         stopped = stopped or (patience is not None and epoch - best["epoch"] >= patience)
-        if path is not None:
+        if path is not None and (epoch == epochs - 1 or stopped or time.perf_counter() - saved_at >= checkpoint_seconds):
+            saved_at = time.perf_counter()
             saved = {
                 "identity": identity, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history, "best": best,

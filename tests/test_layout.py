@@ -208,9 +208,11 @@ def test_every_plot_function_is_called_by_a_unit_test():
 
 
 def test_methods_import_only_the_shared_modules_never_each_other():
-    shared = {"figureflow.io", "figureflow.seeding", "figureflow.threads"}
+    shared = {"figureflow.io", "figureflow.seeding", "figureflow.threads", "figureflow.parallel"}
     methods = {"figureflow.data", "figureflow.signal_flow", "figureflow.jacobian", "figureflow.aging", "figureflow.sweeps", "figureflow.generative", "figureflow.plotting"}
     packages = package_graph(GRAPH)
     assert methods <= set(packages)
     for method in methods:
         assert packages[method] <= shared, f"{method} imports {sorted(packages[method] - shared)}"
+    for module in shared:
+        assert not packages.get(module, set()) & methods, f"shared {module} imports a method"

@@ -14,6 +14,7 @@ rule simulate_scrna:
     benchmark:
         "results/benchmarks/simulate_scrna/{dataset}.tsv"
     threads: 2
+    priority: 20  # the head of the longest chains (aging, the embedding's CNF and VAE): done first, they run beside the toy CNFs
     resources:
         mem_mb=scrna_mem_mb,
         runtime=30,
@@ -60,6 +61,7 @@ rule preprocess_scrna:
     benchmark:
         "results/benchmarks/preprocess_scrna/{dataset}.tsv"
     threads: 2
+    priority: 20
     resources:
         mem_mb=8000,
         runtime=60,

@@ -14,7 +14,7 @@ rule simulate_scrna:
     benchmark:
         "results/benchmarks/simulate_scrna/{dataset}.tsv"
     threads: 2
-    priority: 20  # the head of the longest chains (aging, the embedding's CNF and VAE): done first, they run beside the toy CNFs
+    priority: 50  # the head of the longest chains (aging, the embedding's CNF and VAE): above the sum of the CNFs' priorities (10 each), so it starts before them
     resources:
         mem_mb=scrna_mem_mb,
         runtime=30,
@@ -61,7 +61,7 @@ rule preprocess_scrna:
     benchmark:
         "results/benchmarks/preprocess_scrna/{dataset}.tsv"
     threads: 2
-    priority: 20
+    priority: 50
     resources:
         mem_mb=8000,
         runtime=60,

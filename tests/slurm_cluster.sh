@@ -5,6 +5,7 @@
 #                                      FIGUREFLOW_SLURM_INSTALL=0 forbids it), write DIR/slurm.conf,
 #                                      start munged, slurmctld and slurmd, wait for the node
 #   tests/slurm_cluster.sh stop DIR    stop the daemons this script started (by the PIDs in DIR)
+#                                      (start also clears a throwaway cluster whose controller died)
 #
 # While it runs, point the SLURM commands at it: export SLURM_CONF=DIR/slurm.conf. Commands
 # inside jobs find it at the standard place: /etc/slurm/slurm.conf becomes a link to it (start
@@ -20,7 +21,7 @@ action=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
 
 stop() {
-    local name pid
+    local dir=${1:-$dir} name pid
     for name in slurmd slurmctld munged; do
         [[ -f "$dir/$name.pid" ]] || continue
         pid=$(cat "$dir/$name.pid")
@@ -63,6 +64,17 @@ start() {
     stop  # a previous cluster in the same directory
     if [[ -L /etc/slurm/slurm.conf && ! -e /etc/slurm/slurm.conf ]]; then
         rm -f /etc/slurm/slurm.conf  # left by a throwaway cluster whose directory is gone
+    fi
+    if [[ -L /etc/slurm/slurm.conf ]] && grep -q "^ClusterName=figureflow$" /etc/slurm/slurm.conf; then
+        # left by a throwaway cluster killed before its stop (an interrupted test run): when its
+        # controller no longer runs, clear what remains of it
+        local old
+        old=$(dirname "$(readlink /etc/slurm/slurm.conf)")
+        if ! { [[ -f "$old/slurmctld.pid" ]] && kill -0 "$(cat "$old/slurmctld.pid")" 2>/dev/null; }; then
+            echo "clearing a throwaway cluster left in $old (its controller is gone)" >&2
+            stop "$old"
+            rm -f /etc/slurm/slurm.conf
+        fi
     fi
     if [[ -e /etc/slurm/slurm.conf ]]; then
         echo "a SLURM configuration exists at /etc/slurm/slurm.conf (a real cluster, or another throwaway one); not replacing it" >&2; exit 3

@@ -99,6 +99,38 @@ def test_log_density_and_samples_of_a_linear_flow_match_the_closed_form():
     np.testing.assert_allclose(logp_t[-1].detach().numpy(), expected.detach().numpy(), rtol=1e-7)
 
 
+class CubicField(torch.nn.Module):
+    """``f(z) = -|z|^2 z``: contracting forward, so an inverse path from ``|x| > 1/sqrt(2)`` blows
+    up before ``t = 0`` (``|z|^2 = |x|^2 / (1 - 2 |x|^2 (1 - t))``); ``Tr df/dz = -(D + 2) |z|^2``."""
+
+    def forward(self, t, z):
+        return -(z * z).sum(1, keepdim=True) * z
+
+    def divergence(self, t, z, noise=None):
+        return self.forward(t, z), -(z.shape[1] + 2) * (z * z).sum(1)
+
+
+def test_inverse_paths_that_leave_the_ball_are_minus_infinity_and_the_others_are_the_plain_solve():
+    field = CubicField()
+    r0 = torch.tensor([0.1, 0.3, 0.5, 0.65, 0.70, 0.8, 1.5, 3.0], dtype=torch.float64)
+    x = torch.stack([r0 * math.cos(0.4), r0 * math.sin(0.4)], dim=1)
+    with pytest.raises(cnf.ODESolveError):  # the rows from |x| > 0.707 blow up: the plain solve fails
+        cnf.log_density(field, x, TIGHT)
+    radius = 4.0
+    end = r0**2 / (1 - 2 * r0**2)  # |z(0)|^2 where finite
+    inside = (r0**2 < 0.5) & (end < radius**2)  # 0.1 .. 0.65 stay in; 0.70 ends at |z| = 4.95; the rest blow up
+    assert inside.tolist() == [True, True, True, True, False, False, False, False]
+    assert torch.equal(cnf.leaves_ball(field, x, TIGHT, radius), ~inside)
+    logp, nfe = cnf.log_density(field, x, TIGHT, radius=radius)
+    assert torch.isneginf(logp[~inside]).all() and nfe < 2000
+    plain, _ = cnf.log_density(field, x[inside], TIGHT)
+    np.testing.assert_allclose(logp[inside].numpy(), plain.numpy(), rtol=1e-7)
+    # and the closed form: log N(z(0)) - int_0^1 (D + 2) |z(t)|^2 dt, |z(t)|^2 = r^2 / (1 - 2 r^2 (1 - t))
+    r2 = r0[inside] ** 2
+    closed = -0.5 * end[inside] - math.log(2 * math.pi) + 4 * (-0.5 * torch.log(1 - 2 * r2))
+    np.testing.assert_allclose(logp[inside].numpy(), closed.numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("fourier", [0, 4])
 def test_the_flow_maps_volume_is_the_exponential_of_its_integrated_trace(fourier):
     field = small_field(dim=2, seed=5, fourier=fourier)
@@ -186,9 +218,13 @@ def test_training_is_the_same_for_a_seed_and_resumes_exactly(tmp_path):
 
     with pytest.raises(Stop):
         cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, on_epoch=stop, checkpoint_seconds=0)
-    assert torch.load(checkpoint, weights_only=False)["epoch"] == 5  # written after every epoch: resumed from the 5th
-    resumed, history_resumed, _ = cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, checkpoint_seconds=1e9)
-    assert torch.load(checkpoint, weights_only=False)["epoch"] == 10  # none between, the last one written
+    before = torch.load(checkpoint, weights_only=False)
+    assert before["epoch"] == 5  # written after every epoch: resumed from the 5th
+    resumed, history_resumed, info = cnf.train_cnf(data["x"], options, 0, "tiny", checkpoint=checkpoint, progress=False, checkpoint_seconds=1e9)
+    after = torch.load(checkpoint, weights_only=False)
+    assert after["epoch"] == 10  # none between, the last one written
+    # the training time counts the 5 epochs before the stop: a resumed run does not report only its tail
+    assert 0 < before["seconds"] < after["seconds"] == info["seconds"]
     for a, b in zip(first.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
     assert history_resumed.equals(history)

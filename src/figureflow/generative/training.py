@@ -152,7 +152,7 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history: list[dict] = []
     best = {"loss": math.inf, "epoch": -1, "state": copy.deepcopy(model.state_dict())}
-    start, step = 0, 0
+    start, step, seconds = 0, 0, 0.0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
         saved = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
@@ -161,11 +161,11 @@ def fit(
             optimizer.load_state_dict(saved["optimizer"])
             generator.set_state(saved["generator"])
             history, best, start, step = saved["history"], saved["best"], saved["epoch"], saved["step"]
+            seconds = float(saved.get("seconds", 0.0))
     steps_per_epoch = max(1, math.ceil(len(train_rows) / batch_size))
     train_index = torch.as_tensor(train_rows)
     held_index = torch.as_tensor(held_rows, device=data[0].device)
     bar = _progress(epochs, start, progress, label)
-    seconds = 0.0
     saved_at = time.perf_counter()
     shown = history[-1]["held_out_loss"] if history else math.nan  # the latest held-out value, for the progress bar
     stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
@@ -221,6 +221,7 @@ def fit(
             saved = {
                 "identity": identity, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history, "best": best,
+                "seconds": seconds,
             }
             with atomic_output(path) as tmp:
                 torch.save(saved, tmp)
@@ -233,5 +234,5 @@ def fit(
     bar.close()
     model.load_state_dict(best["state"])
     table = pd.DataFrame(history)
-    table.attrs["seconds"] = seconds  # this call's training time
+    table.attrs["seconds"] = seconds  # training time, the calls before a resume included (up to their last checkpoint)
     return model, table

@@ -336,10 +336,12 @@ def log_density(field: VectorField, x: torch.Tensor, solver: Mapping, noise: tor
     ``int_0^1 ||df/dz||_F^2 dt`` along the same solve: ``(logp, nfe, kinetic, frobenius)``.
 
     With ``radius`` R (for pictures over empty space, not for scores), a row whose inverse path
-    leaves the ball ``|z| <= R`` gets ``log p = -inf``: its preimage lies in the normal's tail, so
-    the flow puts less than ``P(|z| > R)`` of its mass on all such points together, and its path,
-    which off the data can run away exponentially (thousands of steps for the whole batch), is
-    stopped at the ball's edge instead of followed.
+    leaves the ball ``|z| <= R`` gets ``log p = -inf``, and its path, which off the data can run
+    away exponentially (thousands of steps for the whole batch), is stopped beyond the ball's edge
+    instead of followed. Where such a path would have ended outside the ball, the point's preimage
+    lies in the normal's tail (all such points together carry less than ``P(|z| > R)`` of the
+    flow's mass); a path that would have come back in is cut too, so what a picture lost is
+    checked by its total mass (see :func:`density_grid`).
     """
     times = torch.tensor([1.0, 0.0], dtype=x.dtype, device=x.device)
     zero = x.new_zeros(x.shape[0])
@@ -497,8 +499,8 @@ def leaves_ball(field: VectorField, x: torch.Tensor, solver: Mapping, radius: fl
 
 def grid_radius(extent: float) -> float:
     """The ball a density grid's inverse paths must stay in: ``max(6, sqrt(2) extent + 1)``, so
-    that the grid's corners start inside it, and a path that ends outside it lies where the
-    normal has less than ``exp(-18)`` of its mass beyond (2-D)."""
+    that the grid's corners start inside it, and a path that ends outside it ends where the 2-D
+    normal has less than ``exp(-18)`` of its mass beyond."""
     return max(6.0, math.sqrt(2.0) * float(extent) + 1.0)
 
 
@@ -515,7 +517,7 @@ def density_grid(field: VectorField, options: Mapping, extent: float, size: int,
     alone, no trace), and only the others are solved with the trace. Off the data a field is
     unconstrained: after 60000 iterations on the moons, paths from the grid's empty top ran away
     exponentially, and one batch solve of the whole grid took over ten minutes (every row takes
-    the steps of the worst); with the stop, 26 s. Whether the picture lost mass that way shows
+    the steps of the worst); with the stop, 27 s. Whether the picture lost mass that way shows
     in its sum, ``sum(exp(log p)) h^2``, which ``train_run`` logs (1.0002 there).
     """
     radius = grid_radius(extent) if radius is None else float(radius)

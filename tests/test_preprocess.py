@@ -63,3 +63,27 @@ def test_qc_table_counts_cells_and_totals(raw):
     assert row.n_cells == mask.sum()
     assert row.median_total_counts == np.median(np.asarray(X.sum(axis=1)).ravel())
     assert row.median_genes_detected == np.median(np.diff(X.indptr))
+
+
+def test_atlas_sized_data_runs_neighbours_and_umap_and_finds_the_true_neighbours():
+    """12,000 cells (above scanpy's exact-search limit of 8,192, where scanpy 1.11.5 with scipy 1.17
+    raised AttributeError on getnnz): the approximate graph is found, its neighbours are the exact
+    ones (sklearn brute force) for nearly every cell, and UMAP runs on it."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from figureflow.data.preprocess import EXACT_NEIGHBOURS_BELOW
+
+    n = 12_000
+    assert n > EXACT_NEIGHBOURS_BELOW
+    big = simulate_scrna(seed_sequence(5, "atlas"), n_cells=n, n_genes=120, n_cell_types=6, aging_shift=[0, 1, 2, 3, 4, 5])
+    out = preprocess(big, random_state=0, n_top_genes=100, n_pcs=10, umap=True, n_neighbors=15)
+    assert out.obsm["X_umap"].shape == (n, 2) and np.isfinite(out.obsm["X_umap"]).all()
+    distances = out.obsp["distances"]
+    assert sp.issparse(distances) and distances.shape == (n, n)
+    distances = distances.tocsr()
+    counts = np.diff(distances.indptr)
+    assert counts.min() >= 14  # 15 neighbours with the cell itself, which is not stored
+    exact = NearestNeighbors(n_neighbors=14).fit(out.obsm["X_pca"]).kneighbors(return_distance=False)
+    found = [distances.indices[a:b][np.argsort(distances.data[a:b], kind="stable")[:14]] for a, b in zip(distances.indptr[:-1], distances.indptr[1:])]
+    recall = np.mean([len(set(a) & set(b)) / 14 for a, b in zip(found, exact)])
+    assert recall > 0.9, recall  # PyNNDescent is approximate: 0.93 here; a wrong graph scores near 0

@@ -7,8 +7,46 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["preprocess", "qc_table"]
+__all__ = ["preprocess", "qc_table", "NeighbourGraph", "EXACT_NEIGHBOURS_BELOW"]
+
+#: scanpy finds exact neighbours (brute force) below this many cells, approximate ones (PyNNDescent) above
+EXACT_NEIGHBOURS_BELOW = 8192
+
+
+class NeighbourGraph(TransformerMixin, BaseEstimator):
+    """The approximate k-nearest-neighbour graph that scanpy builds for large data, as a CSR matrix.
+
+    Above :data:`EXACT_NEIGHBOURS_BELOW` cells ``sc.pp.neighbors`` uses PyNNDescent with UMAP's
+    settings (``n_trees = min(64, 5 + round(sqrt(n) / 20))``, ``n_iters = max(5, round(log2 n))``).
+    PyNNDescent returns a ``scipy.sparse.csr_array``, and scanpy 1.11.5 then calls
+    ``getnnz(axis=1)``, which scipy 1.17 no longer has on sparse arrays: every dataset of 8,192
+    cells or more failed. This transformer computes the same graph with the same settings and
+    hands scanpy a ``csr_matrix`` (``fit_transform`` -> ``(n, n)`` distances, each cell itself
+    included at distance 0). Pass it as ``sc.pp.neighbors(..., transformer=NeighbourGraph(...))``.
+    """
+
+    def __init__(self, n_neighbors: int = 15, metric: str = "euclidean", random_state: int = 0):
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit_transform(self, X, y=None):
+        from pynndescent import PyNNDescentTransformer
+
+        n = X.shape[0]
+        inner = PyNNDescentTransformer(
+            n_neighbors=self.n_neighbors, metric=self.metric, random_state=self.random_state,
+            n_trees=min(64, 5 + round(n**0.5 / 20.0)), n_iters=max(5, round(np.log2(n))),
+        )
+        graph = sp.csr_matrix(inner.fit_transform(X))
+        self.index_ = inner.index_
+        return graph
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
 
 
 def preprocess(
@@ -50,7 +88,11 @@ def preprocess(
     n_comps = int(min(n_pcs, out.n_obs - 1, int(out.var["highly_variable"].sum()) - 1))
     sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", svd_solver="arpack", random_state=random_state)
     if umap:
-        sc.pp.neighbors(out, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state)
+        # scanpy's own exact search below EXACT_NEIGHBOURS_BELOW cells; above, the same PyNNDescent
+        # graph through NeighbourGraph (scanpy 1.11.5's path fails with scipy 1.17 there)
+        large = out.n_obs >= EXACT_NEIGHBOURS_BELOW
+        transformer = NeighbourGraph(n_neighbors=n_neighbors, random_state=random_state) if large else None
+        sc.pp.neighbors(out, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state, transformer=transformer)
         sc.tl.umap(out, random_state=random_state)
     out.uns.pop("log1p", None)
     return out

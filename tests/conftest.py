@@ -20,6 +20,16 @@ SNAKEFILE = REPO / "Snakefile"
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
 
+def _shipped_pbmc() -> Path:
+    import scanpy
+
+    return Path(scanpy.__file__).parent / "datasets" / "10x_pbmc68k_reduced.h5ad"
+
+
+#: scanpy's pbmc68k_reduced as scanpy ships it (anndata's oldest on-disk layout); never rewritten
+SHIPPED_PBMC = _shipped_pbmc()
+
+
 def write_small_h5ad(path: Path, n_cells: int = 120, n_genes: int = 40, seed: int = 0, **obs_extra) -> Path:
     """A small counts AnnData with obs ``celltype`` and ``donor_age`` (3m/12m/24m) and a ``counts`` layer."""
     rng = np.random.default_rng(seed)

@@ -287,13 +287,74 @@ def test_obs_columns_figureflow_writes_keep_the_files_own_values_under_input(tmp
 
 
 @pytest.fixture
-def pbmc_reduced(tmp_path):
-    """scanpy's shipped pbmc68k_reduced: X scaled (negative values), no counts, X_pca and X_umap, no age."""
-    import scanpy as sc
+def pbmc_reduced():
+    """scanpy's pbmc68k_reduced exactly as scanpy ships it (anndata's oldest layout: obs, var and obsm
+    as compound datasets, categories in uns/<key>_categories, raw.X and raw.var beside the groups):
+    X scaled (negative values), no counts, X_pca and X_umap, no age."""
+    from conftest import SHIPPED_PBMC
 
-    path = tmp_path / "pbmc.h5ad"
-    sc.datasets.pbmc68k_reduced().write_h5ad(path)
-    return path
+    return SHIPPED_PBMC
+
+
+def test_the_shipped_file_is_in_the_old_layout_that_hand_walked_hdf5_misread():
+    import h5py
+
+    from conftest import SHIPPED_PBMC
+
+    with h5py.File(SHIPPED_PBMC, "r") as handle:  # what this test relies on, not how figureflow reads it
+        assert isinstance(handle["obsm"], h5py.Dataset) and "raw.X" in handle and "bulk_labels_categories" in handle["uns"]
+
+
+def test_old_style_categories_of_the_shipped_file_are_read_as_labels(pbmc_reduced):
+    obs = check_h5ad_obs(pbmc_reduced, "pbmc", "bulk_labels")
+    assert "CD14+ Monocyte" in set(obs["bulk_labels"].astype(str)) and obs["bulk_labels"].nunique() == 10
+    with pytest.raises(InputError, match=r"config key datasets.pbmc.age_key is 'age', which is not an obs column; obs columns are .*'bulk_labels'"):
+        check_h5ad_obs(pbmc_reduced, "pbmc", "bulk_labels", require_age=True)
+
+
+def test_the_shipped_files_raw_values_are_refused_as_counts_naming_raw_x(pbmc_reduced):
+    from figureflow.data.ingest import check_h5ad_counts
+
+    with pytest.raises(InputError, match=r"raw.X must hold raw counts \(whole numbers\)"):
+        check_h5ad_counts(pbmc_reduced, "pbmc", counts_layer="raw")
+
+
+@pytest.mark.parametrize("sparse_format", ["csr", "csc"])
+def test_counts_in_csr_or_csc_x_are_checked_and_ingested_equal(tmp_path, sparse_format):
+    from figureflow.data.ingest import check_h5ad_counts
+
+    rng = np.random.default_rng(0)
+    counts = sp.random(60, 40, density=0.2, format=sparse_format, random_state=rng, dtype=np.float32)
+    counts.data = np.ceil(counts.data * 9)
+    obs = pd.DataFrame({"celltype": ["a", "b"] * 30}, index=[f"c{i}" for i in range(60)])
+    path = tmp_path / f"{sparse_format}.h5ad"
+    ad.AnnData(X=counts, obs=obs).write_h5ad(path)
+    check_h5ad_counts(path, "d")
+    out = ingest_h5ad(path, "d", "celltype")
+    assert out.X.format == "csr" and (out.X != counts.tocsr()).nnz == 0
+    bad = counts.copy()
+    bad.data[0] = 0.5
+    ad.AnnData(X=bad, obs=obs).write_h5ad(path)
+    with pytest.raises(InputError, match=r"X must hold raw counts \(whole numbers\), found non-integer values such as 0.5"):
+        check_h5ad_counts(path, "d")
+
+
+def test_raw_with_its_own_var_gives_counts_over_raws_genes(tmp_path):
+    """CELLxGENE's shape: normalized X over 30 genes, raw counts of 50 genes in raw.X with raw.var."""
+    from figureflow.data.ingest import check_h5ad_counts
+
+    rng = np.random.default_rng(1)
+    counts = sp.csr_matrix(rng.poisson(2.0, size=(40, 50)).astype(np.float32))
+    raw = ad.AnnData(X=counts, var=pd.DataFrame(index=[f"g{i}" for i in range(50)]))
+    adata = raw[:, :30].copy()
+    adata.X = sp.csr_matrix(np.log1p(adata.X.toarray()) * 0.5)
+    adata.raw = raw
+    adata.obs["celltype"] = ["a", "b"] * 20
+    path = tmp_path / "raw.h5ad"
+    adata.write_h5ad(path)
+    check_h5ad_counts(path, "d", counts_layer="raw")
+    out = ingest_h5ad(path, "d", "celltype", counts_layer="raw")
+    assert out.shape == (40, 50) and list(out.var_names) == list(raw.var_names) and (out.X != counts).nnz == 0
 
 
 def test_a_processed_atlas_keeps_its_own_x_and_embedding(pbmc_reduced):

@@ -440,12 +440,12 @@ def test_editing_a_user_map_module_reruns_what_uses_it(runs):
 
 @pytest.fixture
 def pbmc_workdir(tmp_path):
-    import scanpy as sc
+    """scanpy's pbmc68k_reduced copied byte for byte as scanpy ships it (anndata's oldest layout):
+    X scaled, no counts, X_pca and X_umap, no age column."""
+    from conftest import SHIPPED_PBMC
 
     (tmp_path / "inputs").mkdir()
-    adata = sc.datasets.pbmc68k_reduced()  # scanpy ships it: X scaled, no counts, X_pca and X_umap
-    adata.obs["age_group"] = np.where(np.arange(adata.n_obs) % 2, "24m", "3m")
-    adata.write_h5ad(tmp_path / "inputs/pbmc.h5ad")
+    shutil.copyfile(SHIPPED_PBMC, tmp_path / "inputs/pbmc.h5ad")
     return tmp_path
 
 
@@ -461,7 +461,7 @@ def test_a_processed_atlas_without_counts_or_ages_is_ingested_embedded_and_drawn
     assert not (pbmc_workdir / "results/processed/pbmc.qc.tsv").exists() and not (pbmc_workdir / "results/aging").exists()
 
 
-def test_aging_on_a_scaled_processed_atlas_is_refused_before_any_job(pbmc_workdir):
+def test_aging_on_the_shipped_file_without_ages_is_refused_before_any_job(pbmc_workdir):
     config = pbmc_workdir / "c.yaml"
     config.write_text(
         "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, age_key: age_group, "
@@ -469,8 +469,27 @@ def test_aging_on_a_scaled_processed_atlas_is_refused_before_any_job(pbmc_workdi
     )
     result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
     assert result.returncode != 0
-    assert "dataset 'pbmc' is processed with a scaled X" in result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "config key datasets.pbmc.age_key is 'age_group', which is not an obs column; obs columns are 'bulk_labels'" in out, out[-3000:]
     assert not (pbmc_workdir / "results").exists()
+
+
+def test_aging_on_a_scaled_processed_atlas_is_refused_before_any_job(tmp_path):
+    import scanpy as sc
+
+    (tmp_path / "inputs").mkdir()
+    adata = sc.datasets.pbmc68k_reduced()
+    adata.obs["age_group"] = np.where(np.arange(adata.n_obs) % 2, "24m", "3m")
+    adata.write_h5ad(tmp_path / "inputs/pbmc.h5ad")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, age_key: age_group, "
+        "young: ['3m'], old: ['24m'], processed: true}\n"
+    )
+    result = run_snakemake(tmp_path, "--cores", "2", configfile=config)
+    assert result.returncode != 0
+    assert "dataset 'pbmc' is processed with a scaled X" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_users_h5ad_with_its_own_key_names_and_age_labels_gets_magnitudes(tmp_path):
@@ -491,11 +510,12 @@ def test_a_users_h5ad_with_its_own_key_names_and_age_labels_gets_magnitudes(tmp_
     assert table["magnitude"].between(0.85, 1.15).all()
 
 
-def test_a_vae_on_scanpys_pbmc68k_reduced_trains_on_its_stored_values_and_writes_latent_h5ad(pbmc_workdir):
+def test_the_shipped_pbmc68k_reduced_unchanged_runs_through_the_vae_and_the_cnf(pbmc_workdir):
     config = pbmc_workdir / "c.yaml"
     config.write_text(
         "seed: 1\ndatasets:\n  pbmc: {h5ad: inputs/pbmc.h5ad, cell_type_key: bulk_labels, processed: true}\n"
         "vae:\n  runs:\n    pbmc_vae: {data: pbmc, likelihood: gaussian, latent_dim: 4, hidden: [64], epochs: 5, replicates: 1}\n"
+        "cnf:\n  runs:\n    pbmc_cnf: {data: pbmc, n_dims: 2, hidden: [32, 32], objective: flow_matching, iterations: 300, batch_size: 128}\n"
     )
     result = run_snakemake(pbmc_workdir, "--cores", "2", configfile=config)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -505,6 +525,11 @@ def test_a_vae_on_scanpys_pbmc68k_reduced_trains_on_its_stored_values_and_writes
     history = pd.read_csv(pbmc_workdir / "results/vae/pbmc_vae/history.tsv", sep="\t")
     assert len(history) == 5 and history["held_out_loss"].iloc[-1] < history["held_out_loss"].iloc[0]
     assert (pbmc_workdir / "results/figures/vae/pbmc_vae.latent.png").stat().st_size > 1000
+    # the CNF on the file's own first two PCs: finite held-out NLL, better than the Gaussian of its
+    # standardization (log(2 pi) + 1 = 2.838 nats for two standardized dimensions)
+    metrics = pd.read_csv(pbmc_workdir / "results/cnf/pbmc_cnf/metrics.tsv", sep="\t")
+    assert np.isfinite(metrics["held_out_nll"].iloc[0]) and metrics["held_out_nll"].iloc[0] < np.log(2 * np.pi) + 1
+    assert (pbmc_workdir / "results/figures/cnf/pbmc_cnf.density.png").stat().st_size > 1000
 
 
 def test_nb_on_a_processed_atlas_without_counts_is_refused_before_any_job(pbmc_workdir):

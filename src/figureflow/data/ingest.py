@@ -8,6 +8,8 @@ matrix itself runs in the ingestion job.
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import anndata as ad
@@ -18,6 +20,8 @@ import scipy.sparse as sp
 from figureflow.io import InputError, describe, read_table_checked, warn_input
 
 __all__ = [
+    "open_h5ad",
+    "matrix_sample",
     "COMPUTED_OBS_COLUMNS",
     "EMBEDDINGS",
     "check_h5ad_processed",
@@ -32,17 +36,56 @@ __all__ = [
 ]
 
 
-def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:
+@contextmanager
+def open_h5ad(path: str | os.PathLike, key: str):
+    """The AnnData of an h5ad file in backed mode (``X`` and ``raw.X`` stay on disk; obs, var,
+    obsm and uns are read), closed on exit.
+
+    anndata's own reader understands every layout it has written over the years (obs and obsm as
+    compound datasets, ``raw.X`` beside ``raw/X``, categories in ``uns/<key>_categories``), which a
+    walk through the HDF5 groups by hand does not. Its warnings about old layouts are silenced.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or anndata cannot read it, naming the file and the config ``key``.
+    """
+    path = Path(path)
     if not path.is_file():
         raise InputError(f"h5ad file '{path}' (config key {key}) does not exist")
     try:
-        backed = ad.read_h5ad(path, backed="r")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            backed = ad.read_h5ad(path, backed="r")
     except Exception as exc:  # anndata/h5py raise many types for a corrupt file
-        raise InputError(f"h5ad file '{path}' (config key {key}) could not be read as AnnData: {exc}") from None
+        raise InputError(f"h5ad file '{path}' (config key {key}) could not be read as AnnData: {type(exc).__name__}: {exc}") from None
     try:
-        return backed.obs.copy()
+        yield backed
     finally:
         backed.file.close()
+
+
+def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:
+    with open_h5ad(path, key) as backed:
+        return backed.obs.copy()
+
+
+def _layer_names(path: Path) -> list[str]:
+    """Layer names without reading the layers (backed mode reads every layer into memory)."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return sorted(handle["layers"].keys()) if "layers" in handle else []
+
+
+@contextmanager
+def _layer(path: Path, name: str):
+    """``layers[name]`` on disk: anndata's backed sparse dataset for a sparse layer, the dataset for a dense one."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        node = handle["layers"][name]
+        yield ad.io.sparse_dataset(node) if isinstance(node, h5py.Group) else node
 
 
 #: obs columns that ingestion writes; a file's own column of such a name is kept as ``input_<name>``
@@ -183,19 +226,19 @@ def check_count_values(values: np.ndarray, path, where: str, dataset: str, allow
         )
 
 
-def _h5_matrix_sample(node, limit: int) -> np.ndarray | None:
-    """Up to ``limit`` stored entries of a matrix in an open h5ad file (sparse group or dense dataset)."""
-    import h5py
-
-    if isinstance(node, h5py.Group):
-        if "data" not in node:
-            return None
-        data = node["data"]
-        return data[: min(limit, data.shape[0])]
-    if node.ndim != 2:
+def matrix_sample(matrix, limit: int) -> np.ndarray | None:
+    """Up to about ``limit`` stored entries of a matrix on disk or in memory: the first rows of a
+    dense or CSR matrix, the first columns of a CSC one (what is cheap to read); ``None`` for no matrix."""
+    if matrix is None:
         return None
-    rows = max(1, min(node.shape[0], limit // max(1, node.shape[1])))
-    return node[:rows].ravel()
+    n_obs, n_vars = matrix.shape
+    if getattr(matrix, "format", None) == "csc" or (sp.issparse(matrix) and matrix.format == "csc"):
+        part = matrix[:, : max(1, min(n_vars, limit // max(1, n_obs)))]
+    else:
+        part = matrix[: max(1, min(n_obs, limit // max(1, n_vars)))]
+    if sp.issparse(part):
+        return np.asarray(part.data).ravel()
+    return np.asarray(part).ravel()
 
 
 def check_h5ad_counts(
@@ -203,7 +246,7 @@ def check_h5ad_counts(
 ) -> None:
     """Before any job: the count matrix exists and its first :data:`COUNT_SAMPLE` entries are counts.
 
-    Reads the file with h5py, without loading the matrix.
+    Reads the file through anndata (:func:`open_h5ad`), without loading the matrix.
 
     Raises
     ------
@@ -211,33 +254,33 @@ def check_h5ad_counts(
         If ``counts_layer`` is not a layer (listing the layers there are), ``X`` is absent, or a
         sampled entry fails :func:`check_count_values`.
     """
-    import h5py
-
     base = f"datasets.{dataset}"
-    with h5py.File(path, "r") as handle:
-        layers = list(handle["layers"].keys()) if "layers" in handle else []
-        if counts_layer == RAW and RAW not in layers:
-            if "raw" not in handle or "X" not in handle["raw"]:
-                raise InputError(
-                    f"h5ad file '{path}': config key {base}.counts_layer is 'raw', but the file has no raw.X; "
-                    f"layers are {describe(layers)}"
-                )
-            node, where = handle["raw"]["X"], "raw.X"
-        elif counts_layer is not None:
-            if counts_layer not in layers:
-                raise InputError(
-                    f"h5ad file '{path}': config key {base}.counts_layer is '{counts_layer}', which is not a "
-                    f"layer; layers are {describe(layers)}"
-                )
-            node, where = handle["layers"][counts_layer], f"layers['{counts_layer}']"
-        else:
-            if "X" not in handle:
-                raise InputError(
-                    f"h5ad file '{path}': X is empty; set {base}.counts_layer to the layer holding counts "
-                    f"(layers are {describe(layers)})"
-                )
-            node, where = handle["X"], "X"
-        sample = _h5_matrix_sample(node, COUNT_SAMPLE)
+    path = Path(path)
+    layers = _layer_names(path)
+    if counts_layer is not None and counts_layer in layers:
+        with _layer(path, counts_layer) as matrix:
+            sample, where = matrix_sample(matrix, COUNT_SAMPLE), f"layers['{counts_layer}']"
+    elif counts_layer is not None and counts_layer != RAW:
+        raise InputError(
+            f"h5ad file '{path}': config key {base}.counts_layer is '{counts_layer}', which is not a "
+            f"layer; layers are {describe(layers)}"
+        )
+    else:
+        with open_h5ad(path, f"{base}.h5ad") as backed:
+            if counts_layer == RAW:
+                if backed.raw is None:
+                    raise InputError(
+                        f"h5ad file '{path}': config key {base}.counts_layer is 'raw', but the file has no raw.X; "
+                        f"layers are {describe(layers)}"
+                    )
+                sample, where = matrix_sample(backed.raw.X, COUNT_SAMPLE), "raw.X"
+            else:
+                if backed.X is None:
+                    raise InputError(
+                        f"h5ad file '{path}': X is empty; set {base}.counts_layer to the layer holding counts "
+                        f"(layers are {describe(layers)})"
+                    )
+                sample, where = matrix_sample(backed.X, COUNT_SAMPLE), "X"
     if sample is not None:
         check_count_values(sample, path, where, dataset, allow_noninteger)
 
@@ -258,15 +301,14 @@ def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
     InputError
         If ``X`` is absent, not numeric or not finite, or ``obsm`` has none of :data:`EMBEDDINGS`.
     """
-    import h5py
-
     base = f"datasets.{dataset}"
-    with h5py.File(path, "r") as handle:
-        if "X" not in handle:
+    path = Path(path)
+    layers = _layer_names(path)
+    with open_h5ad(path, f"{base}.h5ad") as backed:
+        if backed.X is None:
             raise InputError(f"h5ad file '{path}': X is empty; a processed dataset ({base}.processed) needs its expression in X")
-        sample = _h5_matrix_sample(handle["X"], COUNT_SAMPLE)
-        obsm = sorted(handle["obsm"].keys()) if "obsm" in handle else []
-        layers = sorted(handle["layers"].keys()) if "layers" in handle else []
+        sample = matrix_sample(backed.X, COUNT_SAMPLE)
+        obsm = sorted(backed.obsm.keys())
     if sample is not None and sample.size:
         if not np.issubdtype(sample.dtype, np.number) or not np.isfinite(sample).all():
             raise InputError(f"h5ad file '{path}': X must hold finite numbers, found dtype {sample.dtype} or NaN/infinite values")

@@ -1,5 +1,9 @@
 """Seeded sweeps: tables independent of workers and chunks, replicates reproducible alone, the post's result."""
 
+import re
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +72,78 @@ def test_unknown_experiments_and_parameters_are_named():
     with pytest.raises(InputError, match=r"sweeps.x.grid names 'std', which experiment 'gmm_vs_kmeans' does not take; its parameters are"):
         check_sweep("x", {"experiment": "gmm_vs_kmeans", "grid": {"std": [1]}})
 
+
+
+def _bad_values(parameter):
+    """Values the declaration must refuse: the wrong type, and just outside each bound or choice."""
+    bad = ["wide", True, None] if parameter.kind is not str else [3, None]
+    if parameter.kind is int:
+        bad.append(2.5)
+    if parameter.kind is float:
+        bad.append(float("nan"))
+    if parameter.low is not None:
+        bad.append(parameter.low if parameter.low_open else parameter.low - 1)
+    if parameter.high is not None:
+        bad.append(parameter.high + 1)
+    if parameter.choices is not None:
+        bad.append("not-" + parameter.choices[0])
+    return bad
+
+
+def test_every_value_outside_an_experiments_declaration_is_refused_naming_sweep_parameter_and_value():
+    from figureflow.sweeps import PARAMETERS
+
+    for experiment, declared in PARAMETERS.items():
+        for name, parameter in declared.items():
+            for value in _bad_values(parameter):
+                for part, entry in (("grid", [parameter.default, value]), ("params", value)):
+                    where = f"sweeps.s.{part}.{name}" + ("[1]" if part == "grid" else "")
+                    with pytest.raises(InputError, match=re.escape(f"config key {where} is {value!r}; parameter '{name}' must be")):
+                        check_sweep("s", {"experiment": experiment, part: {name: entry}})
+
+
+def test_the_issues_grid_values_are_refused_before_any_job():
+    with pytest.raises(InputError, match=r"sweeps.s.grid.n_init\[0\] is -1; parameter 'n_init' must be an integer >= 1"):
+        check_sweep("s", {"experiment": "gmm_vs_kmeans", "grid": {"n_init": [-1]}})
+    with pytest.raises(InputError, match=r"sweeps.s.grid.cluster_std\[0\] is 'wide'; parameter 'cluster_std' must be a number > 0"):
+        check_sweep("s", {"experiment": "gmm_vs_kmeans", "grid": {"cluster_std": ["wide"]}})
+    with pytest.raises(InputError, match=r"sweep 's' \(config key sweeps.s\) at grid point \{'centers': 20\}: n_samples \(30\) must be at least twice centers"):
+        check_sweep("s", {"experiment": "gmm_vs_kmeans", "grid": {"centers": [2, 20]}, "params": {"n_samples": 30}})
+
+
+def test_every_boundary_a_declaration_allows_runs():
+    """The declaration is no looser than the experiment: each parameter at each allowed bound and
+    choice (others at their defaults, n_samples raised to what centers requires) runs to numbers."""
+    from figureflow.sweeps import PARAMETERS, REQUIREMENTS
+
+    for experiment, declared in PARAMETERS.items():
+        defaults = {n: p.default for n, p in declared.items()}
+        for name, parameter in declared.items():
+            values = list(parameter.choices or [])
+            if parameter.low is not None:
+                values.append(parameter.low + (1e-3 if parameter.low_open else 0))
+            if parameter.high is not None:
+                values.append(parameter.high)
+            for value in values:
+                params = {**defaults, "n_init": 1, name: value}
+                if name == "centers":
+                    params["n_samples"] = max(params["n_samples"], 2 * value)
+                check_sweep("s", {"experiment": experiment, "params": params, "replicates": 1})
+                assert experiment not in REQUIREMENTS or REQUIREMENTS[experiment](params) is None
+                row = run_replicate(experiment, 0, "s", {}, 0, params)
+                assert np.isfinite([row["ari_gmm"], row["ari_kmeans"]]).all(), (name, value)
+
+
+def test_more_chunks_than_replicates_is_refused_with_the_largest_allowed():
+    check_sweep("s", {"experiment": "gmm_vs_kmeans", "grid": {"shear": [0.0, 1.0]}, "replicates": 3, "chunks": 6})
+    with pytest.raises(InputError, match=r"sweeps.s.chunks is 7, but the sweep has only 6 replicate\(s\) in all \(2 grid point\(s\) x 3 replicates\), so 1 job\(s\) would be empty; set chunks to at most 6"):
+        check_sweep("s", {"experiment": "gmm_vs_kmeans", "grid": {"shear": [0.0, 1.0]}, "replicates": 3, "chunks": 7})
+
+
+def test_the_schema_documents_each_experiment_from_its_declaration():
+    import yaml
+
+    from figureflow.sweeps import experiment_documentation
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml").read_text())
+    assert schema["$defs"]["sweep"]["properties"]["experiment"]["description"] == experiment_documentation()

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,7 +44,10 @@ from figureflow.seeding import seed_sequence
 
 __all__ = [
     "EXPERIMENTS",
+    "PARAMETERS",
+    "Parameter",
     "register",
+    "experiment_documentation",
     "blobs_and_labels",
     "gmm_vs_kmeans",
     "grid_points",
@@ -56,18 +61,88 @@ __all__ = [
     "gather_chunks",
 ]
 
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an experiment: its name, type (``int``, ``float`` or ``str``), default,
+    allowed range (``low``/``high``, inclusive unless ``low_open``) or ``choices``, and a sentence
+    for the schema's documentation. :meth:`check` refuses any other value before a job starts."""
+
+    name: str
+    kind: type
+    default: object
+    description: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple | None = None
+
+    def allowed(self) -> str:
+        """The allowed values in words: ``an integer >= 1``, ``a number in (0, 10]``, ``one of 'a', 'b'``."""
+        if self.choices is not None:
+            return f"one of {describe(self.choices)}"
+        what = {int: "an integer", float: "a number", str: "text"}[self.kind]
+        if self.low is not None and self.high is not None:
+            return f"{what} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{what} {'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{what} <= {self.high:g}"
+        return what
+
+    def check(self, value, where: str) -> None:
+        """Raise :class:`~figureflow.io.InputError` naming ``where`` (the config key) and the value
+        unless ``value`` is of this parameter's type and within its range or choices."""
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind is int:
+            ok = numeric and float(value).is_integer()
+        elif self.kind is float:
+            ok = numeric and math.isfinite(value)
+        else:
+            ok = isinstance(value, str)
+        if ok and self.choices is not None:
+            ok = value in self.choices
+        if ok and self.low is not None:
+            ok = value > self.low if self.low_open else value >= self.low
+        if ok and self.high is not None:
+            ok = value <= self.high
+        if not ok:
+            raise InputError(f"config key {where} is {value!r}; parameter '{self.name}' must be {self.allowed()} ({self.description})")
+
+
 #: name -> (function, default parameters)
 EXPERIMENTS: dict[str, tuple[Callable, dict]] = {}
 
+#: name -> {parameter name: Parameter}, the declaration every grid value and fixed parameter is checked against
+PARAMETERS: dict[str, dict[str, Parameter]] = {}
 
-def register(name: str, **defaults):
-    """Decorator: register an experiment under ``name`` with its default parameters."""
+
+#: name -> ``requires(params) -> None or a sentence``: what must hold between an experiment's parameters
+REQUIREMENTS: dict[str, Callable[[Mapping], str | None]] = {}
+
+
+def register(name: str, *parameters: Parameter, requires: Callable[[Mapping], str | None] | None = None):
+    """Decorator: register an experiment under ``name`` with its declared parameters (the defaults
+    are theirs) and, optionally, ``requires(params)``, which returns a sentence when a combination
+    of values cannot run (checked at every grid point before any job)."""
 
     def add(function):
-        EXPERIMENTS[name] = (function, dict(defaults))
+        EXPERIMENTS[name] = (function, {p.name: p.default for p in parameters})
+        PARAMETERS[name] = {p.name: p for p in parameters}
+        if requires is not None:
+            REQUIREMENTS[name] = requires
         return function
 
     return add
+
+
+def experiment_documentation() -> str:
+    """Every registered experiment and its parameters in one paragraph, as the schema's description
+    of ``sweeps.<name>.experiment`` shows it (a test keeps the schema equal to this)."""
+    parts = []
+    for name in sorted(PARAMETERS):
+        items = "; ".join(f"{p.name} ({p.allowed()}, default {p.default!r}): {p.description}" for p in PARAMETERS[name].values())
+        parts.append(f"{name} - {items}")
+    return "a registered experiment: " + " | ".join(parts)
 
 
 #: the post's shear of the blobs (a point x becomes x @ SHEAR)
@@ -89,7 +164,16 @@ def blobs_and_labels(rng: np.random.Generator, n_samples=300, centers=3, cluster
     return {"X": X, "truth": truth, "gmm": gmm, "kmeans": kmeans}
 
 
-@register("gmm_vs_kmeans", n_samples=300, centers=3, cluster_std=2.5, shear=1.0, covariance_type="full", n_init=20)
+@register(
+    "gmm_vs_kmeans",
+    Parameter("n_samples", int, 300, "points per dataset", low=10),
+    Parameter("centers", int, 3, "blobs, the number of clusters both methods fit", low=2, high=50),
+    Parameter("cluster_std", float, 2.5, "standard deviation of each blob before the shear", low=0, low_open=True),
+    Parameter("shear", float, 1.0, "0 leaves the blobs round, 1 is the post's shear (the map collapses the plane at 1.25)", low=0, high=1),
+    Parameter("covariance_type", str, "full", "the Gaussian mixture's covariance", choices=("full", "tied", "diag", "spherical")),
+    Parameter("n_init", int, 20, "initializations of each fit, the best kept", low=1),
+    requires=lambda p: None if p["n_samples"] >= 2 * p["centers"] else f"n_samples ({p['n_samples']}) must be at least twice centers ({p['centers']})",
+)
 def gmm_vs_kmeans(rng: np.random.Generator, **params) -> dict:
     """Adjusted Rand index of a Gaussian mixture and of K-means against the truth on sheared blobs
     (:func:`blobs_and_labels`): ``ari_gmm``, ``ari_kmeans`` and ``ari_diff`` (GMM minus K-means:
@@ -183,28 +267,51 @@ def summarize(table: pd.DataFrame, grid_columns, value: str = "ari_diff", n_boot
 
 
 def check_sweep(name: str, spec: Mapping) -> None:
-    """A sweep's experiment exists and its grid and parameters name only the experiment's parameters.
+    """A sweep's experiment exists, its grid and parameters name only the experiment's parameters,
+    every grid value and fixed parameter is allowed by the experiment's declaration
+    (:class:`Parameter`), and ``chunks`` is at most the number of tasks (grid points x replicates).
 
     Raises
     ------
     InputError
-        Naming ``sweeps.<name>`` and the unknown experiment or parameter, with the known ones.
+        Naming ``sweeps.<name>``, the parameter and the value (or the unknown experiment or
+        parameter, with the known ones).
     """
     experiment = spec.get("experiment")
     if experiment not in EXPERIMENTS:
         raise InputError(f"config key sweeps.{name}.experiment is {experiment!r}; experiments are {describe(sorted(EXPERIMENTS))}")
-    known = set(EXPERIMENTS[experiment][1])
+    declared = PARAMETERS[experiment]
     for part in ("grid", "params"):
-        unknown = sorted(set(spec.get(part) or {}) - known)
+        unknown = sorted(set(spec.get(part) or {}) - set(declared))
         if unknown:
             raise InputError(
                 f"config key sweeps.{name}.{part} names {describe(unknown)}, which experiment '{experiment}' does not take; "
-                f"its parameters are {describe(sorted(known))}"
+                f"its parameters are {describe(sorted(declared))}"
             )
+    for parameter, values in (spec.get("grid") or {}).items():
+        for i, value in enumerate(values):
+            declared[parameter].check(value, f"sweeps.{name}.grid.{parameter}[{i}]")
+    for parameter, value in (spec.get("params") or {}).items():
+        declared[parameter].check(value, f"sweeps.{name}.params.{parameter}")
+    if experiment in REQUIREMENTS:
+        for point in grid_points(spec.get("grid") or {}):
+            problem = REQUIREMENTS[experiment]({**EXPERIMENTS[experiment][1], **(spec.get("params") or {}), **point})
+            if problem:
+                at = f" at grid point {point}" if point else ""
+                raise InputError(f"sweep '{name}' (config key sweeps.{name}){at}: {problem}")
+    points = math.prod(len(v) for v in (spec.get("grid") or {}).values())
+    tasks = points * int(spec.get("replicates", 40))
+    chunks = int(spec.get("chunks", 1))
+    if chunks > tasks:
+        raise InputError(
+            f"config key sweeps.{name}.chunks is {chunks}, but the sweep has only {tasks} replicate(s) in all "
+            f"({points} grid point(s) x {int(spec.get('replicates', 40))} replicates), so {chunks - tasks} job(s) would be empty; "
+            f"set chunks to at most {tasks}"
+        )
 
 
 def check_config(config: Mapping) -> dict:
-    """The ``sweeps`` section: every sweep's experiment and parameters exist (:func:`check_sweep`).
+    """The ``sweeps`` section: every sweep passes :func:`check_sweep`.
 
     Returns ``{sweep: {"chunks": k, "grid": [grid parameters]}}``.
     """

@@ -22,7 +22,7 @@ rule cnf_train:
     threads: 1  # small fields: a second thread makes a step only 1.4x faster; jobs side by side use the cores better
     priority: 10  # the longest jobs of the demo start first, so that the short ones fill the other cores around them
     resources:
-        mem_mb=4000,
+        mem_mb=cnf_mem_mb,
         runtime=60,
         gpu=training_gpus("cnf"),
     conda:

@@ -182,6 +182,11 @@ def jacobian_options(wildcards):
     return {k: section[k] for k in ("estimators", "sample_sizes", "scrambles")}
 
 
+def jacobian_mem_mb(wildcards):
+    """Memory of the map's estimates job (figureflow.jacobian.measure.jacobian_memory_mb)."""
+    return FACTS["jacobian"][wildcards.map]["mem_mb"]
+
+
 def jacobian_map_spec(wildcards):
     return config["jacobian"]["maps"][wildcards.map]
 
@@ -286,6 +291,16 @@ def vae_figure_options(wildcards=None):
 def vae_checkpoints(wildcards):
     """Where a run's per-epoch checkpoints live (not an output: they survive an interrupted job)."""
     return f"results/vae/{wildcards.run}/checkpoints"
+
+
+def vae_mem_mb(wildcards):
+    """What the run's data need (figureflow.generative.settings.vae_memory_mb), learnt by the checks."""
+    return FACTS["vae"]["runs"][wildcards.run]["mem_mb"]
+
+
+def cnf_mem_mb(wildcards):
+    """What the run's solves may keep (figureflow.generative.settings.cnf_training_budget)."""
+    return FACTS["cnf"]["runs"][wildcards.run]["mem_mb"]
 
 
 def vae_simulation_is_counts(wildcards):

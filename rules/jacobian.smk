@@ -16,7 +16,7 @@ rule jacobian_estimates:
         "results/benchmarks/jacobian_estimates/{map}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=jacobian_mem_mb,
         runtime=30,
     conda:
         "../envs/jacobian.yaml"

@@ -41,7 +41,7 @@ rule vae_train:
         "results/benchmarks/vae_train/{run}.tsv"
     threads: 1  # small models: one thread each, jobs side by side
     resources:
-        mem_mb=4000,
+        mem_mb=vae_mem_mb,
         runtime=120,
         gpu=training_gpus("vae"),
     conda:

@@ -3,6 +3,7 @@ exact resume, seeded determinism, config errors that name the run and key."""
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 from figureflow.generative.disentanglement import baseline_latents, baseline_scores, mig, sap, summarize_scores
 from figureflow.generative.known_factors import draw_sprites, simulate_expression
 from figureflow.generative.settings import check_config, check_device, check_devices, gpus_requested
-from figureflow.generative.training import held_out_split, resolve_device
+from figureflow.generative.training import held_out_split, replicate_streams, resolve_device
 from figureflow.generative.vae import (
     bernoulli_log_likelihood,
     capacity,
@@ -181,10 +182,42 @@ def test_same_seed_same_weights_and_another_seed_or_replicate_differs(small_coun
 
 
 def test_a_nan_loss_is_reported_with_its_epoch(small_counts):
-    x = small_counts["counts"].copy()
-    x[0, 0] = np.nan
-    with pytest.raises(FloatingPointError, match="epoch 1"):
+    from figureflow.generative.training import TrainingDiverged
+
+    x = small_counts["counts"].astype(float)
+    x[held_out_split(len(x), 0.1, replicate_streams(7, "vae_train", {"run": "r"}, 0)["numpy"])[0][0], 0] = np.nan  # a training row
+    with pytest.raises(TrainingDiverged, match=r"VAE run r, replicate 0: training diverged at epoch 1, minibatch \d \(iteration \d\): the training loss became nan.*lower learning_rate \(now 0.001\)"):
         train_vae(x, {**OPTIONS, "likelihood": "gaussian"}, 7, "r", 0, progress=False)
+
+
+def _standardized_log(counts):
+    x = np.log1p(counts.astype(float))
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "nb", "bernoulli"])
+def test_an_exploding_training_stops_naming_run_epoch_and_learning_rate_and_leaves_no_checkpoint(tmp_path, small_counts, likelihood):
+    """A finite but absurd held-out loss (the issue's -3.4e19 ELBO) is a divergence, for every likelihood;
+    the same run at the default learning rate trains and stays below the bound."""
+    from figureflow.generative.training import TrainingDiverged, diverged_bound
+
+    counts = small_counts["counts"]
+    x = {"gaussian": _standardized_log(counts), "nb": counts, "bernoulli": (counts > np.median(counts)).astype(float)}[likelihood]
+    options = {**OPTIONS, "likelihood": likelihood, "hidden": [64], "epochs": 6}
+    checkpoint = tmp_path / "replicate_0.pt"
+    with pytest.raises(TrainingDiverged, match=r"VAE run r, replicate 0: training diverged at epoch \d+ \(iteration \d+\): the held-out loss is .* above the bound .*lower learning_rate \(now 10\)") as caught:
+        train_vae(x, {**options, "learning_rate": 10.0}, 7, "r", 0, checkpoint=checkpoint, progress=False)
+    assert not checkpoint.exists()
+    untrained = float(re.search(r"against ([-0-9.e+]+) for the untrained model", str(caught.value))[1])
+    _, history, _ = train_vae(x, options, 7, "r", 0, checkpoint=checkpoint, progress=False)
+    assert history["held_out_loss"].max() <= diverged_bound(untrained) and history["held_out_loss"].iloc[-1] < untrained
+    assert checkpoint.exists()
+
+
+def test_the_divergence_bound_is_the_untrained_loss_plus_its_size():
+    from figureflow.generative.training import diverged_bound
+
+    assert diverged_bound(144.6) == pytest.approx(289.2) and diverged_bound(-3.0) == 0.0 and diverged_bound(0.25) == 1.25
 
 
 def test_traversal_moves_only_the_swept_dimension(small_counts):

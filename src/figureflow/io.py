@@ -21,6 +21,7 @@ import pandas as pd
 
 __all__ = [
     "InputError",
+    "RunError",
     "InputWarning",
     "warn_input",
     "carry_columns",
@@ -44,6 +45,12 @@ __all__ = [
 
 class InputError(ValueError):
     """A user-supplied file or config value is unusable; the message says what to fix."""
+
+
+class RunError(RuntimeError):
+    """A job stopped for a reason that one sentence states and a setting can change (a training that
+    diverged, a solve past its budget). The workflow prints it on the console like an
+    :class:`InputError`; the job writes none of its outputs."""
 
 
 class InputWarning(UserWarning):

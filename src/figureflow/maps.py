@@ -212,7 +212,8 @@ def check_config(config: Mapping) -> dict:
     """The ``jacobian`` section: sample sizes suit the estimators, and every map resolves and passes
     its check on a seeded batch of latent points (:func:`resolve_map` with ``check=True``).
 
-    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files]}}``; a
+    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files], "mem_mb":
+    what its estimates job asks for}}`` (:func:`~figureflow.jacobian.measure.jacobian_memory_mb`); a
     ``vae:<run>`` map's file is the run's ``model.pt`` (so the DAG trains the run first) and its data
     dimension is ``None`` when the run's data is a dataset (genes are known after preprocessing); a
     ``cnf:<run>`` map's file is likewise its run's ``model.pt``.
@@ -224,7 +225,7 @@ def check_config(config: Mapping) -> dict:
         complex-step derivative disagrees with a central difference (a non-analytic operation), or
         an rqmc sample size that is not ``scrambles x 2^k``.
     """
-    from figureflow.jacobian.measure import check_sample_sizes
+    from figureflow.jacobian.measure import check_sample_sizes, jacobian_memory_mb
 
     section = config.get("jacobian", {})
     if not section.get("maps"):
@@ -240,4 +241,6 @@ def check_config(config: Mapping) -> dict:
             continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
+    for name in facts:
+        facts[name]["mem_mb"] = jacobian_memory_mb(max(section["sample_sizes"]), facts[name]["dims"][0])
     return facts

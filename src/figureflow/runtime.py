@@ -11,8 +11,9 @@ Inside the block, Python logging and everything written to standard error (also 
 go to the rule's log file; BLAS/OpenMP pools are limited to the rule's ``threads`` so that
 parallel jobs do not oversubscribe the cores; start, end and duration are logged, and so is
 which ``figureflow`` the job imported (the workflow's own ``src/``, see
-``scripts/_figureflow_src.py``). An :class:`~figureflow.io.InputError` is also printed as one
-line on the console, and so is an :class:`~figureflow.io.InputWarning`, so the user sees what
+``scripts/_figureflow_src.py``). An :class:`~figureflow.io.InputError` or
+:class:`~figureflow.io.RunError` (a diverged training, a solve past its budget) is also printed as
+one line on the console, and so is an :class:`~figureflow.io.InputWarning`, so the user sees what
 to fix without opening the log. SIGTERM (Ctrl-C in a terminal sends SIGINT; a cluster's time
 limit or ``scancel`` sends SIGTERM) is turned into an exception, so that a job stopped mid-write
 removes its temporary files.
@@ -31,7 +32,7 @@ from contextlib import contextmanager
 from threadpoolctl import threadpool_limits
 
 import figureflow
-from figureflow.io import InputError, InputWarning
+from figureflow.io import InputError, InputWarning, RunError
 
 __all__ = ["job", "wildcards_dict", "JobTerminated"]
 
@@ -94,7 +95,7 @@ def job(smk):
             warnings.simplefilter("always", InputWarning)
             warnings.showwarning = show_warning
             yield log
-    except InputError as exc:
+    except (InputError, RunError) as exc:
         log.error("%s", exc)
         os.write(console, f"figureflow: error in rule {smk.rule}: {exc}\n".encode())
         raise

@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, cg
 from threadpoolctl import threadpool_limits
 
-from figureflow.io import InputError, carry_columns, describe
+from figureflow.io import InputError, RunError, carry_columns, describe
 
 __all__ = [
     "SignalFlowResult",
@@ -68,7 +68,7 @@ __all__ = [
 COMPARABILITY_NOTE = "z is mean-zero within each weakly connected component; values in different components are not comparable"
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(RunError):
     """The sparse solver did not reach the requested residual; no approximate answer is returned."""
 
 

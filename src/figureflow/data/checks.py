@@ -52,7 +52,8 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
     * ``group_by`` names a node-table column other than the node name.
 
     Relative paths are taken from ``base``. Returns what the checks learnt about each dataset:
-    ``{"datasets": {name: {"cell_types": [sorted names], "ages": young and old known, "processed": bool}}}``
+    ``{"datasets": {name: {"cell_types": [sorted names], "ages": young and old known, "processed": bool,
+    "shape": [cells, genes]}}}``
     (processed datasets also: ``obsm`` keys and ``x_min``, the smallest sampled ``X`` value).
 
     Raises
@@ -66,7 +67,9 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
         if "h5ad" in spec:
             obs = check_h5ad_obs(base / spec["h5ad"], name, spec["cell_type_key"], spec["age_key"], spec.get("young"), spec.get("old"))
             types = sorted(cell_type_labels(obs[spec["cell_type_key"]]).dropna().unique())
-            datasets[name] = {"cell_types": types, "ages": bool(spec.get("young") and spec.get("old")), "processed": False}
+            genes = obs.attrs["n_raw_vars"] if spec.get("counts_layer") == "raw" and obs.attrs["n_raw_vars"] else obs.attrs["n_vars"]
+            datasets[name] = {"cell_types": types, "ages": bool(spec.get("young") and spec.get("old")), "processed": False,
+                              "shape": [len(obs), int(genes)]}
             if spec.get("processed"):
                 datasets[name].update(check_h5ad_processed(base / spec["h5ad"], name), processed=True)
             else:
@@ -75,7 +78,8 @@ def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mappi
             if spec.get("processed"):
                 raise InputError(f"config key datasets.{name}.processed: a simulated dataset holds counts and is always preprocessed; remove the key")
             sim = spec["simulate"]
-            datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True, "processed": False}
+            datasets[name] = {"cell_types": [f"type_{t}" for t in range(sim["n_cell_types"])], "ages": True, "processed": False,
+                              "shape": [int(sim["n_cells"]), int(sim["n_genes"])]}
             shifts = sim.get("aging_shift")
             if shifts is not None and len(shifts) != sim["n_cell_types"]:
                 raise InputError(

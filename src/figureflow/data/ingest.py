@@ -66,8 +66,12 @@ def open_h5ad(path: str | os.PathLike, key: str):
 
 
 def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:
+    """The file's obs; ``attrs["n_vars"]`` holds its number of genes (of ``raw`` too, as ``n_raw_vars``)."""
     with open_h5ad(path, key) as backed:
-        return backed.obs.copy()
+        obs = backed.obs.copy()
+        obs.attrs["n_vars"] = int(backed.n_vars)
+        obs.attrs["n_raw_vars"] = int(backed.raw.n_vars) if backed.raw is not None else None
+        return obs
 
 
 def _layer_names(path: Path) -> list[str]:

@@ -44,8 +44,9 @@ import torch
 from torch import nn
 
 from figureflow.generative.settings import CNF_DEFAULTS as DEFAULTS
-from figureflow.generative.settings import FIXED_STEP_SOLVERS
+from figureflow.generative.settings import FIXED_STEP_SOLVERS, cnf_training_budget
 from figureflow.generative.training import fit, held_out_split, init_weights, normal_noise, replicate_streams, resolve_device
+from figureflow.io import RunError
 
 __all__ = [
     "ODESolveError",
@@ -72,8 +73,17 @@ __all__ = [
 ]
 
 
-class ODESolveError(RuntimeError):
-    """An ODE solve that did not reach its end time with a finite state."""
+class ODESolveError(RunError):
+    """An ODE solve that did not reach its end time with a finite state, or took more field
+    evaluations than its budget."""
+
+
+class EvaluationBudgetExceeded(ODESolveError):
+    """A training solve reached its ``max_evaluations`` (the memory its backward pass may keep)."""
+
+    def __init__(self, evaluations: int):
+        super().__init__(f"the solve stopped after {evaluations} field evaluations, its budget (max_evaluations)")
+        self.evaluations = evaluations
 
 
 def _activation(name: str):
@@ -249,12 +259,14 @@ class _Dynamics(nn.Module):
     """
 
     def __init__(self, field: VectorField, noise: torch.Tensor | None = None, with_trace: bool = True, regularized: bool = False,
-                 radius: float | None = None):
+                 radius: float | None = None, max_evaluations: int | None = None):
         super().__init__()
         self.field, self.noise, self.with_trace, self.regularized, self.nfe = field, noise, with_trace, regularized, 0
-        self.radius = radius
+        self.radius, self.max_evaluations = radius, max_evaluations
 
     def forward(self, t, state):
+        if self.max_evaluations is not None and self.nfe >= self.max_evaluations:
+            raise EvaluationBudgetExceeded(self.nfe)
         self.nfe += 1
         if self.radius is not None:
             outside = torch.relu(state[0].norm(dim=1) - self.radius)
@@ -274,13 +286,14 @@ class _Dynamics(nn.Module):
 
 def solver_options(options: Mapping, evaluation: bool = False) -> dict:
     """The solver settings of a run: training's (``solver``, ``rtol``, ``atol``, ``step_size``,
-    ``adjoint``, ``max_steps``) or, with ``evaluation``, the tight adaptive solve that scores it
-    (``nll_solver``, ``nll_rtol``, ``nll_atol``, exact trace, no adjoint)."""
+    ``adjoint``, ``max_steps``, ``max_evaluations`` as given: ``None`` is no bound) or, with
+    ``evaluation``, the tight adaptive solve that scores it (``nll_solver``, ``nll_rtol``,
+    ``nll_atol``, exact trace, no adjoint, no evaluation bound: it keeps no graph)."""
     options = {**DEFAULTS, **options}
     if evaluation:
         return {"solver": options["nll_solver"], "rtol": options["nll_rtol"], "atol": options["nll_atol"], "step_size": options["step_size"],
-                "adjoint": False, "max_steps": options["max_steps"]}
-    return {k: options[k] for k in ("solver", "rtol", "atol", "step_size", "adjoint", "max_steps")}
+                "adjoint": False, "max_steps": options["max_steps"], "max_evaluations": None}
+    return {k: options[k] for k in ("solver", "rtol", "atol", "step_size", "adjoint", "max_steps", "max_evaluations")}
 
 
 def integrate(dynamics: nn.Module, state, times: torch.Tensor, solver: Mapping):
@@ -350,7 +363,7 @@ def log_density(field: VectorField, x: torch.Tensor, solver: Mapping, noise: tor
         z, delta, excess = integrate(dynamics, (x, zero, zero), times, solver)
         logp = standard_normal_log_density(z[-1]) - delta[-1]
         return torch.where(excess[-1] != 0, torch.full_like(logp, -math.inf), logp), dynamics.nfe
-    dynamics = _Dynamics(field, noise, regularized=regularized)
+    dynamics = _Dynamics(field, noise, regularized=regularized, max_evaluations=solver.get("max_evaluations"))
     if regularized:
         z, delta, kinetic, frobenius = integrate(dynamics, (x, zero, zero, zero), times, solver)
         return standard_normal_log_density(z[-1]) - delta[-1], dynamics.nfe, -kinetic[-1], -frobenius[-1]  # integrated from 1 down to 0
@@ -450,12 +463,23 @@ def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=N
     iterations = int(options["iterations"])
     epochs = math.ceil(iterations / steps_per_epoch)
     every = max(1, round(int(options["evaluate_every"]) / steps_per_epoch))
-    held_solver = solver_options({**options, "adjoint": False})
+    held_solver = {**solver_options({**options, "adjoint": False}), "max_evaluations": None}  # no graph kept
+    budget = cnf_training_budget(options, x.shape[1])
+    bounded = {**options, "max_evaluations": budget["max_evaluations"]}
 
     def step_loss(model, batch, state):
         if state["step"] >= iterations:  # the last epoch stops at the iteration budget
             return None
-        return objective_terms(model, batch[0], options, state)
+        try:
+            return objective_terms(model, batch[0], bounded, state)
+        except EvaluationBudgetExceeded as exceeded:
+            raise ODESolveError(
+                f"CNF run {run}, iteration {state['step'] + 1}: the training solve ({options['solver']}, rtol {options['rtol']:g}, "
+                f"atol {options['atol']:g}) stopped after {exceeded.evaluations} field evaluations, the most that fit in "
+                f"memory_mb {budget['mem_mb']} at {budget['evaluation_mb']:.1f} MB each (max_evaluations); the flow has become too stiff "
+                f"to follow: lower learning_rate (now {options['learning_rate']:g}), or loosen rtol/atol, or use trace: hutchinson or "
+                f"adjoint: true, or raise memory_mb"
+            ) from None
 
     def evaluate(model, batch, state):
         logp, nfe = log_density(model, batch[0], held_solver)
@@ -465,7 +489,7 @@ def train_cnf(x: np.ndarray, options: Mapping, seed: int, run: str, checkpoint=N
     field, history = fit(
         field, [X], train_rows, held_rows, step_loss, evaluate,
         epochs=epochs, batch_size=batch_size, learning_rate=float(options["learning_rate"]), generator=generator,
-        patience=None, checkpoint=checkpoint, identity=identity, progress=progress, label=f"CNF {run}",
+        patience=None, checkpoint=checkpoint, identity=identity, progress=progress, label=f"CNF run {run}",
         evaluate_every=every, schedule=_schedule(options), checkpoint_seconds=checkpoint_seconds, on_epoch=None if on_epoch is None else lambda epoch, row: on_epoch(epoch, row, field),
     )
     return field.cpu().eval(), history, {"train_rows": train_rows, "held_rows": held_rows, "device": str(device), "seconds": history.attrs["seconds"]}
@@ -568,9 +592,14 @@ class FlowMap:
         with torch.no_grad():
             return self._push(torch.as_tensor(np.asarray(Z, dtype=np.float64))).numpy()
 
-    def volume_elements(self, Z: np.ndarray) -> np.ndarray:
-        J = flow_jacobians(self, Z)
-        return np.abs(np.linalg.det(J))
+    def volume_elements(self, Z: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """``|det J|`` per row of ``Z``, chunk by chunk (the chunks of :func:`flow_jacobians`, so the
+        values are its values): memory holds one chunk's solve and Jacobians, whatever ``n`` is."""
+        Z = np.asarray(Z, dtype=np.float64)
+        out = np.empty(len(Z))
+        for start in range(0, len(Z), chunk):
+            out[start : start + chunk] = np.abs(np.linalg.det(flow_jacobians(self, Z[start : start + chunk], chunk)))
+        return out
 
 
 def flow_jacobians(flow: FlowMap, Z: np.ndarray, chunk: int = 4096) -> np.ndarray:

@@ -3,6 +3,8 @@ before any job, in every ``snakemake`` call)."""
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 
 __all__ = [
@@ -43,6 +45,18 @@ def simulation_dims(spec: Mapping) -> int:
     return int(spec.get("canvas", 32)) ** 2
 
 
+#: memory of a VAE training job besides its data: Python, torch, the model and its optimizer (MB)
+VAE_BASE_MB = 1000
+
+
+def vae_memory_mb(n: int, dim: int) -> int:
+    """What a VAE training job of ``n`` rows x ``dim`` features asks for (SLURM's --mem), in MB:
+    :data:`VAE_BASE_MB` plus four float32 copies of the data (the file as read, the dense matrix,
+    its tensor and the encoded/decoded passes over it), rounded up to 500 MB."""
+    need = VAE_BASE_MB + 4 * 4 * int(n) * int(dim) / 1e6
+    return int(math.ceil(need / 500.0) * 500)
+
+
 def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True) -> dict:
     """The ``vae`` section, before any job: every run's data exists and suits its likelihood.
 
@@ -55,7 +69,7 @@ def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True
       error, unless ``devices_here`` is false (jobs run elsewhere, e.g. on SLURM GPU nodes).
 
     ``data_facts`` is what :func:`figureflow.data.checks.check_config` learnt about datasets.
-    Returns ``{"runs": {run: {"data", "source": "simulation" | "dataset", "factors": bool}},
+    Returns ``{"runs": {run: {"data", "source": "simulation" | "dataset", "factors": bool, "mem_mb"}},
     "simulations": [names]}``.
 
     Raises
@@ -82,7 +96,8 @@ def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True
                 raise InputError(f"config key {key}.likelihood is {likelihood!r}, but simulation {data!r} ({simulator}) needs {' or '.join(wanted)}")
             if architecture == "conv" and (simulator != "sprites" or simulations[data].get("canvas", 32) % 8):
                 raise InputError(f"config key {key}.architecture is 'conv', which needs sprites with a canvas that is a multiple of 8; {data!r} is {simulator}")
-            runs[run] = {"data": data, "source": "simulation", "factors": True}
+            rows = simulations[data].get("n_images" if simulator == "sprites" else "n_cells", 5000 if simulator == "sprites" else 3000)
+            runs[run] = {"data": data, "source": "simulation", "factors": True, "mem_mb": vae_memory_mb(rows, simulation_dims(simulations[data]))}
         elif data in datasets:
             facts = datasets[data]
             if likelihood == "bernoulli" or architecture == "conv":
@@ -92,7 +107,8 @@ def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True
                     f"config key {key}.likelihood is 'nb', which needs counts, but dataset {data!r} is processed and its h5ad has no "
                     f"layers['counts'] (layers: {describe(facts.get('layers', []))}); use likelihood 'gaussian' on its stored X"
                 )
-            runs[run] = {"data": data, "source": "dataset", "factors": False}
+            shape = facts.get("shape")
+            runs[run] = {"data": data, "source": "dataset", "factors": False, "mem_mb": vae_memory_mb(*shape) if shape else 4000}
         else:
             raise InputError(
                 f"config key {key}.data is {data!r}; expected a simulation ({describe(list(simulations))}) "
@@ -178,6 +194,8 @@ CNF_DEFAULTS = {
     "step_size": 0.125,
     "adjoint": False,
     "max_steps": 10000,
+    "memory_mb": 4000,
+    "max_evaluations": None,
     "nll_solver": "dopri5",
     "nll_rtol": 1e-6,
     "nll_atol": 1e-6,
@@ -192,6 +210,50 @@ CNF_DEFAULTS = {
 }
 
 
+#: memory of a CNF training job besides its solves: Python, torch, data, model and optimizer (MB)
+CNF_BASE_MB = 1000
+
+
+def cnf_evaluation_mb(options: Mapping, dim: int) -> float:
+    """MB that one field evaluation of a training solve keeps for the backward pass.
+
+    Maximum likelihood without the adjoint keeps, per evaluation, about ``8 + 2 K`` float32 values
+    per minibatch row and hidden unit: activations, slopes and ``K`` tangents with their
+    products (``K = D`` for the exact trace, 1 for Hutchinson's), measured at 8.9 MB for 512 rows,
+    three layers of 128 and ``D = 2`` (11 values), 15.2 MB at ``D = 6`` (19) and 7.3 MB with
+    Hutchinson (9); RNODE penalties add a quarter. Flow matching and the adjoint keep none (0).
+    """
+    options = {**CNF_DEFAULTS, **options}
+    if options["objective"] != "maximum_likelihood" or options["adjoint"]:
+        return 0.0
+    tangents = int(dim) if options["trace"] == "exact" else 1
+    values = (8 + 2 * tangents) * (1.25 if float(options["kinetic_energy"]) or float(options["jacobian_norm"]) else 1.0)
+    return 4.0 * int(options["batch_size"]) * sum(int(h) for h in options["hidden"]) * values / 1e6
+
+
+def cnf_training_budget(options: Mapping, dim: int) -> dict:
+    """``{"max_evaluations", "mem_mb", "evaluation_mb"}`` of a CNF run of data dimension ``dim``.
+
+    ``max_evaluations`` (field evaluations a training solve may take before it stops with
+    :class:`~figureflow.generative.cnf.ODESolveError`) is the run's own value, or what fits in
+    ``memory_mb``: ``(memory_mb - CNF_BASE_MB) / cnf_evaluation_mb``. ``mem_mb``, what the job asks
+    of SLURM, is ``memory_mb``, or more where an explicit ``max_evaluations`` needs more. A run that
+    keeps nothing per evaluation (flow matching, adjoint) has no evaluation bound and asks for
+    ``memory_mb``.
+    """
+    options = {**CNF_DEFAULTS, **options}
+    per = cnf_evaluation_mb(options, dim)
+    memory = int(options["memory_mb"])
+    if options["max_evaluations"] is not None:
+        bound = int(options["max_evaluations"])
+        memory = max(memory, int(math.ceil(CNF_BASE_MB + bound * per)))
+    elif per > 0:
+        bound = max(0, int((memory - CNF_BASE_MB) / per))
+    else:
+        bound = None
+    return {"max_evaluations": bound, "mem_mb": memory, "evaluation_mb": per}
+
+
 def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = True) -> dict:
     """The ``cnf`` section, before any job.
 
@@ -201,7 +263,8 @@ def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = 
     * ``warm_start`` is below ``iterations``;
     * ``device`` as in :func:`check_config` (``devices_here``).
 
-    Returns ``{"runs": {run: {"data", "source": "toy" | "dataset", "dims": D}}}``.
+    Returns ``{"runs": {run: {"data", "source": "toy" | "dataset", "dims": D, "mem_mb"}}}`` (``mem_mb``
+    from :func:`cnf_training_budget`).
 
     Raises
     ------
@@ -233,6 +296,18 @@ def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = 
                 steps = 1.0 / float(options["step_size"])
                 if abs(steps - round(steps)) > 1e-9:
                     raise InputError(f"config key {key}.step_size is {options['step_size']}; a fixed-step solver needs 1/step_size to be a whole number of steps")
+        budget = cnf_training_budget(options, runs[run]["dims"])
+        if budget["max_evaluations"] is not None:
+            fixed = options["solver"] in FIXED_STEP_SOLVERS
+            needs = round(1.0 / float(options["step_size"])) * {"euler": 1, "midpoint": 2, "rk4": 4}.get(options["solver"], 6) if fixed else 6 * 2
+            if budget["max_evaluations"] < needs:
+                source = ("max_evaluations" if options["max_evaluations"] is not None
+                          else f"what memory_mb {options['memory_mb']} holds at {budget['evaluation_mb']:.1f} MB per evaluation")
+                raise InputError(
+                    f"config key {key}: a training solve may take {budget['max_evaluations']} field evaluations ({source}), "
+                    f"but {options['solver']} needs at least {needs}; raise memory_mb, lower batch_size or hidden, or use trace: hutchinson or adjoint: true"
+                )
+        runs[run]["mem_mb"] = budget["mem_mb"]
         if options["objective"] == "maximum_likelihood" and int(options["warm_start"]) >= int(options["iterations"]):
             raise InputError(f"config key {key}.warm_start is {options['warm_start']}, not below iterations ({options['iterations']}): no maximum-likelihood step would run")
         check_device(options["device"], f"{key}.device", here=devices_here)

@@ -31,10 +31,24 @@ import pandas as pd
 import torch
 
 from figureflow.generative.settings import check_device
-from figureflow.io import atomic_output
+from figureflow.io import RunError, atomic_output
 from figureflow.seeding import seed_sequence
 
-__all__ = ["resolve_device", "replicate_streams", "init_weights", "held_out_split", "normal_noise", "fit"]
+__all__ = ["resolve_device", "replicate_streams", "init_weights", "held_out_split", "normal_noise", "fit", "TrainingDiverged", "diverged_bound"]
+
+
+class TrainingDiverged(RunError):
+    """A training whose loss became non-finite, or whose held-out loss rose far above the untrained
+    model's (:func:`diverged_bound`): the message names the run, the epoch and the learning rate."""
+
+
+def diverged_bound(untrained: float) -> float:
+    """The held-out loss above which a training counts as diverged: ``L0 + max(|L0|, 1)`` for the
+    untrained model's held-out loss ``L0`` (twice as bad as the untrained model, for a positive
+    loss). An untrained model is the trivial one (a decoder near zero and a posterior near the
+    prior; a field near zero, i.e. the standard normal): no training that learned anything is
+    that much worse, and a diverged one is worse by orders of magnitude (1e5 to 1e32 seen)."""
+    return float(untrained) + max(abs(float(untrained)), 1.0)
 
 
 def resolve_device(device: str = "auto", key: str = "device") -> torch.device:
@@ -144,15 +158,21 @@ def fit(
         ``schedule(step) -> factor``: the learning rate of minibatch ``step`` is
         ``learning_rate * factor`` (``None``: constant).
 
+    Before the first step, the untrained model's held-out loss is evaluated (with a copy of
+    ``generator``, so training draws the same numbers as without it); every later evaluation must
+    stay at or below :func:`diverged_bound` of it.
+
     Raises
     ------
-    FloatingPointError
-        When a loss becomes NaN or infinite, naming the epoch.
+    TrainingDiverged
+        When a training loss becomes NaN or infinite, or a held-out loss is non-finite or above
+        :func:`diverged_bound`, naming ``label``, the epoch, the iteration and the learning rate.
+        The checkpoint is removed first, so nothing of the diverged run is left.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history: list[dict] = []
     best = {"loss": math.inf, "epoch": -1, "state": copy.deepcopy(model.state_dict())}
-    start, step, seconds = 0, 0, 0.0
+    start, step, seconds, untrained = 0, 0, 0.0, None
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
         saved = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
@@ -162,11 +182,37 @@ def fit(
             generator.set_state(saved["generator"])
             history, best, start, step = saved["history"], saved["best"], saved["epoch"], saved["step"]
             seconds = float(saved.get("seconds", 0.0))
+            untrained = saved.get("untrained")
     steps_per_epoch = max(1, math.ceil(len(train_rows) / batch_size))
     train_index = torch.as_tensor(train_rows)
     held_index = torch.as_tensor(held_rows, device=data[0].device)
+    if start == 0:
+        model.eval()
+        with torch.no_grad():
+            copy_of_generator = torch.Generator()
+            copy_of_generator.set_state(generator.get_state())
+            reference = evaluate(model, [t[held_index] for t in data], {"epoch": -1, "step": 0, "n_train": len(train_rows), "generator": copy_of_generator})
+        untrained = float(reference["held_out_loss"])
+        if not math.isfinite(untrained):
+            raise TrainingDiverged(f"{label}: the untrained model's held-out loss is {untrained}, before any step: the data hold NaN or infinite values")
+    elif untrained is None:  # a checkpoint written before the bound existed: only non-finite losses stop it
+        untrained = math.inf
+
+    def discard():
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def diverged(what: str, epoch: int, b: int | None = None):
+        discard()
+        at = f"epoch {epoch + 1}" + (f", minibatch {b + 1}" if b is not None else "") + f" (iteration {step})"
+        return TrainingDiverged(
+            f"{label}: training diverged at {at}: {what}, against {untrained:.6g} for the untrained model; nothing was "
+            f"written; lower learning_rate (now {learning_rate:g})"
+        )
+
     bar = _progress(epochs, start, progress, label)
     saved_at = time.perf_counter()
+    bound = diverged_bound(untrained)
     shown = history[-1]["held_out_loss"] if history else math.nan  # the latest held-out value, for the progress bar
     stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
     for epoch in range(start, epochs):
@@ -184,13 +230,17 @@ def fit(
             if schedule is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate * schedule(step)
-            terms = step_loss(model, [t[rows] for t in data], state)
+            try:
+                terms = step_loss(model, [t[rows] for t in data], state)
+            except RunError:  # e.g. a solve past its budget: the run cannot go on with these settings
+                discard()
+                raise
             if terms is None:
                 stopped = True
                 break
             loss = terms["loss"]
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{label}: the training loss became {loss.item()} at epoch {epoch + 1}, minibatch {b + 1}; lower learning_rate")
+                raise diverged(f"the training loss became {loss.item()}", epoch, b)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -206,9 +256,15 @@ def fit(
         held = {"held_out_loss": math.nan}
         if last or (epoch + 1) % evaluate_every == 0:
             with torch.no_grad():
-                held = evaluate(model, [t[held_index] for t in data], {"epoch": epoch, "step": step, "n_train": len(train_rows), "generator": generator})
+                try:
+                    held = evaluate(model, [t[held_index] for t in data], {"epoch": epoch, "step": step, "n_train": len(train_rows), "generator": generator})
+                except RunError:
+                    discard()
+                    raise
         row = {"epoch": epoch + 1, "iteration": step, "train_loss": sums.pop("loss") / seen}
         row.update({"held_out_loss": float(held.pop("held_out_loss"))})
+        if (last or (epoch + 1) % evaluate_every == 0) and not row["held_out_loss"] <= bound:
+            raise diverged(f"the held-out loss is {row['held_out_loss']:.6g}, above the bound {bound:.6g}", epoch)
         row.update({name: value / counts[name] for name, value in sums.items()})
         row.update({name: float(value) for name, value in held.items()})
         seconds += time.perf_counter() - began  # logged, not in the history, which must not vary by run
@@ -221,7 +277,7 @@ def fit(
             saved = {
                 "identity": identity, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history, "best": best,
-                "seconds": seconds,
+                "seconds": seconds, "untrained": untrained,
             }
             with atomic_output(path) as tmp:
                 torch.save(saved, tmp)

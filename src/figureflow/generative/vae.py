@@ -291,7 +291,7 @@ def train_vae(
         model, data, train_rows, held_rows, step_loss, evaluate,
         epochs=int(options["epochs"]), batch_size=int(options["batch_size"]), learning_rate=float(options["learning_rate"]),
         generator=generator, patience=options["patience"], checkpoint=checkpoint, identity=identity,
-        progress=progress, label=f"{run} replicate {replicate}",
+        progress=progress, label=f"VAE run {run}, replicate {replicate}",
     )
     model = model.cpu().eval()
     with torch.no_grad():

@@ -35,6 +35,7 @@ __all__ = [
     "jacobians",
     "volume_elements",
     "finite_difference_volume_elements",
+    "jacobian_memory_mb",
     "standard_normal",
     "Estimate",
     "monte_carlo",
@@ -233,6 +234,18 @@ def volume_elements(latent: LatentMap, Z, method: str = "auto", n_threads: int |
         if method == "finite_difference":
             return kernel(Z, latent.params, 1e-7)
         return kernel(Z, latent.params)
+
+
+def jacobian_memory_mb(n_max: int, d: int) -> int:
+    """What a ``jacobian_estimates`` job asks for (SLURM's --mem), in MB: 1000 for Python, numba and
+    torch, four float64 arrays of the largest sample (points, normals, values and a temporary:
+    ``4 n (d + 1)`` values) and two blocks of a torch map's Jacobians
+    (:data:`figureflow.jacobian.torch_maps.BLOCK_BYTES`), rounded up to 500 MB. Jacobians are never
+    held for a whole sample, so this grows with ``n`` only by ``d + 1`` numbers per sample."""
+    from figureflow.jacobian.torch_maps import BLOCK_BYTES
+
+    need = 1000 + (4 * int(n_max) * (int(d) + 1) * 8 + 2 * BLOCK_BYTES) / 1e6
+    return int(np.ceil(need / 500.0) * 500)
 
 
 def finite_difference_volume_elements(latent: LatentMap, Z, step: float = 1e-7) -> np.ndarray:

@@ -360,3 +360,51 @@ def test_fourier_frequencies_come_from_the_seed_and_survive_saving(tmp_path):
     loaded, _ = cnf.load_model(tmp_path / "m.pt")
     z = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(loaded.frequencies, a.frequencies) and torch.equal(loaded(0.3, z), a.eval()(0.3, z))
+
+
+def _moons(n=600):
+    x, _, _ = standardize(toy_sample("moons", n, 0.05, np.random.default_rng(0)))
+    return x
+
+
+def test_the_issues_learning_rate_50_stops_at_the_evaluation_budget_naming_run_iteration_and_what_to_change(tmp_path):
+    """Maximum likelihood at learning_rate 50 on 600 two-moons points: the flow turns stiff, and the
+    training solve stops at its budget (it once took 145 s and 23 GB for one iteration)."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    options = {"learning_rate": 50.0, "iterations": 20, "batch_size": 512, "max_evaluations": 300, "device": "cpu"}
+    with pytest.raises(cnf.ODESolveError, match=r"CNF run stiff, iteration \d+: the training solve \(dopri5, rtol 1e-05, atol 1e-05\) stopped after 300 field evaluations.*lower learning_rate \(now 50\)"):
+        cnf.train_cnf(_moons(), options, 0, "stiff", checkpoint=checkpoint, progress=False, checkpoint_seconds=0)
+    assert not checkpoint.exists()
+
+
+def test_a_training_whose_held_out_nll_explodes_is_refused_as_diverged(tmp_path):
+    from figureflow.generative.training import TrainingDiverged
+
+    options = {"objective": "flow_matching", "learning_rate": 500.0, "iterations": 60, "evaluate_every": 20, "batch_size": 128,
+               "hidden": [32, 32], "solver": "rk4", "step_size": 0.05, "device": "cpu"}
+    with pytest.raises(TrainingDiverged, match=r"CNF run wild: training diverged at epoch 4 \(iteration 20\): the held-out loss is [0-9.]+, above the bound 5.72[0-9]*, against 2.86[0-9]* for the untrained model.*\(now 500\)"):
+        cnf.train_cnf(_moons(), options, 0, "wild", checkpoint=tmp_path / "c.pt", progress=False)
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_the_evaluation_budget_and_the_jobs_memory_follow_the_runs_sizes():
+    from figureflow.generative.settings import CNF_BASE_MB, cnf_evaluation_mb, cnf_training_budget
+
+    ml = {"hidden": [128, 128, 128], "batch_size": 512}
+    assert cnf_evaluation_mb(ml, 2) == pytest.approx(4 * 512 * 384 * 12 / 1e6)  # 8 + 2 D values per row and unit
+    assert cnf_evaluation_mb({**ml, "trace": "hutchinson"}, 6) == pytest.approx(4 * 512 * 384 * 10 / 1e6)
+    assert cnf_evaluation_mb({**ml, "objective": "flow_matching"}, 2) == 0 and cnf_evaluation_mb({**ml, "adjoint": True}, 2) == 0
+    budget = cnf_training_budget(ml, 2)
+    assert budget["mem_mb"] == 4000 and budget["max_evaluations"] == int((4000 - CNF_BASE_MB) / budget["evaluation_mb"])
+    explicit = cnf_training_budget({**ml, "max_evaluations": 1000}, 2)
+    assert explicit["max_evaluations"] == 1000 and explicit["mem_mb"] == math.ceil(CNF_BASE_MB + 1000 * budget["evaluation_mb"])
+    assert cnf_training_budget({**ml, "objective": "flow_matching"}, 2) == {"max_evaluations": None, "mem_mb": 4000, "evaluation_mb": 0.0}
+
+
+def test_a_fixed_step_solve_that_cannot_fit_its_budget_is_refused_before_any_job():
+    facts = check_cnf_config({"cnf": {"runs": {"r": {"data": "moons", "hidden": [128, 128, 128], "batch_size": 512}}}}, facts_with({}))
+    assert facts["runs"]["r"]["mem_mb"] == 4000
+    spec = {"data": "moons", "hidden": [512, 512, 512], "batch_size": 4096, "solver": "rk4", "step_size": 0.01}
+    with pytest.raises(InputError, match=r"cnf.runs.r: a training solve may take \d+ field evaluations \(what memory_mb 4000 holds at [0-9.]+ MB per evaluation\), but rk4 needs at least 400; raise memory_mb"):
+        check_cnf_config({"cnf": {"runs": {"r": spec}}}, facts_with({}))
+    assert check_cnf_config({"cnf": {"runs": {"r": {**spec, "memory_mb": 200000}}}}, facts_with({}))["runs"]["r"]["mem_mb"] == 200000

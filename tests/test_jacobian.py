@@ -272,3 +272,39 @@ def test_rqmc_sample_sizes_are_checked_against_the_scrambles():
     check_sample_sizes(["mc"], [1000], 16)  # plain Monte Carlo takes any size
     with pytest.raises(InputError, match=r"config key jacobian.sample_sizes: for rqmc each size must be scrambles \(16\) x a power of 2, found 1000, 48"):
         check_sample_sizes(["rqmc"], [256, 1000, 48], 16)
+
+
+def test_torch_volumes_never_hold_more_than_one_block_and_a_row_depends_only_on_its_block(monkeypatch):
+    """The issue's 5 -> 300 decoder at 2^20 samples held 12.6 GB of Jacobians at once: now no call of
+    torch.func sees more than block_rows(d, D) rows, the blocks are a function of the map's shape
+    (BLOCK_BYTES / (40 d D) rows, a power of 2), and computing the blocks one call at a time gives
+    the same bits as the whole sample."""
+    import figureflow.jacobian.torch_maps as tm
+
+    fn = random_mlp(5, 300, 32, seed=2)
+    rows = tm.block_rows(5, 300)
+    assert rows == 2 ** int(np.log2(tm.BLOCK_BYTES // (40 * 5 * 300))) and tm.block_rows(2, 3) == 4096 and tm.block_rows(50, 20000) == 1
+    Z = np.random.default_rng(0).standard_normal((2 * rows + 37, 5))
+    seen = []
+    inner = tm.torch_jacobians
+
+    def spy(f, batch, chunk=65536):
+        seen.append(batch.shape[0])
+        return inner(f, batch, chunk)
+
+    monkeypatch.setattr(tm, "torch_jacobians", spy)
+    whole = tm.torch_volume_elements(fn, Z)
+    assert seen == [rows, rows, 37]
+    parts = np.concatenate([tm.torch_volume_elements(fn, Z[i : i + rows]) for i in range(0, len(Z), rows)])
+    np.testing.assert_array_equal(whole, parts)
+    J = reference_jacobians(fn, torch.as_tensor(Z[:3]))
+    np.testing.assert_allclose(whole[:3], np.sqrt(np.linalg.det(np.einsum("nji,njk->nik", J.numpy(), J.numpy()))), rtol=1e-10)
+
+
+def test_a_jacobian_job_asks_for_memory_that_grows_only_by_d_plus_one_numbers_a_sample():
+    from figureflow.jacobian.measure import jacobian_memory_mb
+    from figureflow.jacobian.torch_maps import BLOCK_BYTES
+
+    assert jacobian_memory_mb(2**20, 5) == 1500  # 1000 + 4 x 2^20 x 6 x 8 B + 2 blocks = 1335 MB, rounded up
+    assert jacobian_memory_mb(2**20, 5) == int(np.ceil((1000 + (4 * 2**20 * 6 * 8 + 2 * BLOCK_BYTES) / 1e6) / 500) * 500)
+    assert jacobian_memory_mb(2**24, 5) == 4500  # 1000 + 3221 + 134 MB

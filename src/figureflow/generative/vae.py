@@ -395,15 +395,23 @@ def train_run(
     are known, ``decoder_volume``), ``"latent"`` (replicate 0: ``z``, ``kl_per_dim``,
     ``traversal (d, steps, D)`` around the median latent, ``traversal_values``)``}``.
     """
-    from figureflow.generative.disentanglement import mig, sap
+    import shutil
     from pathlib import Path
+
+    from figureflow.generative.disentanglement import mig, sap
+    from figureflow.io import RunError
 
     options = {**DEFAULTS, **options}
     x, factors = data["x"], data.get("factors")
     models, histories, rows = [], [], []
     for r in range(int(options["replicates"])):
         checkpoint = Path(checkpoint_dir) / f"replicate_{r}.pt" if checkpoint_dir else None
-        model, history, info = train_vae(x, options, seed, run, r, checkpoint=checkpoint, threads=threads)
+        try:
+            model, history, info = train_vae(x, options, seed, run, r, checkpoint=checkpoint, threads=threads)
+        except RunError:  # a diverged replicate: the run writes nothing, its other replicates' checkpoints included
+            if checkpoint_dir:
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            raise
         z = encode(model, x)
         row = {"replicate": r, "epochs": len(history), "best_epoch": int(history["held_out_loss"].idxmin()) + 1, "held_out_elbo": info["held_out_elbo"]}
         if factors is not None:

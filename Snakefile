@@ -37,6 +37,7 @@ report: "report/workflow.rst"
 
 onstart:
     check_local_devices()
+    check_cluster()
 
 
 include: "rules/data.smk"

@@ -55,6 +55,21 @@ def check_local_devices():
             raise WorkflowError(str(error)) from None
 
 
+def check_cluster():
+    """Before the first submission to SLURM: the status command can see jobs finish
+    (figureflow.cluster.check_slurm_status_command), or the run stops with the profile key to set."""
+    plugin = workflow.executor_plugin
+    if plugin is None or plugin.name != "slurm":
+        return
+    from figureflow.cluster import check_slurm_status_command
+    from figureflow.io import InputError
+
+    try:
+        check_slurm_status_command(getattr(workflow.executor_settings, "status_command", None))
+    except InputError as error:  # said as one line, like the checks while parsing
+        raise WorkflowError(str(error)) from None
+
+
 def names_regex(names):
     """A wildcard regex matching exactly these names (and nothing when there are none)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"

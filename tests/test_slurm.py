@@ -117,3 +117,16 @@ def test_a_failing_job_and_a_timed_out_job_are_reported_with_their_logs(slurm, t
     assert not (tmp_path / "results/cnf/slow/model.pt").exists()
     with capsys.disabled():  # what the user sees
         print("\n" + "\n".join(line for line in out.splitlines() if re.search(r"Error in rule|SLURM-job|log: |slurm_logs", line)))
+
+
+def test_a_cluster_without_accounting_is_found_before_any_submission_when_sacct_is_the_status_command(slurm, tmp_path):
+    """The throwaway cluster keeps no accounting: with the executor's default status command (sacct),
+    Snakemake used to submit every job and then wait for ever. Now it stops before submitting."""
+    config = prepare_workdir(tmp_path)
+    command = [c for c in slurm_command(tmp_path, config) if c not in ("--slurm-status-command", "squeue")]
+    result = subprocess.run([*command, "--slurm-status-command", "sacct"], capture_output=True, text=True, timeout=300, env=slurm, cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "this SLURM cluster keeps no accounting database (sacct says: 'Slurm accounting storage is disabled')" in out, out[-3000:]
+    assert "set 'slurm-status-command: squeue'" in out
+    assert not SUBMITTED.search(out) and queue_is_empty(slurm) and not (tmp_path / "results").exists()

@@ -566,3 +566,23 @@ def test_a_cuda_training_run_asks_a_cluster_for_a_gpu_and_a_local_run_without_on
     assert local.returncode != 0
     assert "config key cnf.runs.on_gpu.device is 'cuda', but torch sees no CUDA device here; use 'auto' or 'cpu'" in out
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_a_diverged_training_stops_the_job_with_a_sentence_and_writes_nothing(tmp_path):
+    """The issue's runs: a VAE at learning_rate 10 (its second replicate diverging too) and a CNF at
+    learning_rate 500 exit non-zero, say why on the console, and leave no model, metrics or checkpoint."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "seed: 1\nvae:\n  simulations:\n    expr: {simulator: expression, n_cells: 300, n_genes: 30, n_factors: 2}\n"
+        "  baselines: []\n  runs:\n"
+        "    wild_vae: {data: expr, likelihood: nb, latent_dim: 3, hidden: [16], epochs: 4, replicates: 2, learning_rate: 10}\n"
+        "cnf:\n  runs:\n    wild_cnf: {data: moons, size: 600, objective: flow_matching, learning_rate: 500, hidden: [32, 32], "
+        "iterations: 60, evaluate_every: 20, batch_size: 128, solver: rk4, step_size: 0.05}\n"
+    )
+    result = run_snakemake(tmp_path, "--cores", "2", "--keep-going", configfile=config)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert re.search(r"figureflow: error in rule vae_train: VAE run wild_vae, replicate 0: training diverged at epoch 1 .*lower learning_rate \(now 10\)", out), out[-4000:]
+    assert re.search(r"figureflow: error in rule cnf_train: CNF run wild_cnf: training diverged at epoch \d+ .*lower learning_rate \(now 500\)", out), out[-4000:]
+    for run in ("vae/wild_vae", "cnf/wild_cnf"):
+        assert not (tmp_path / "results" / run).exists() or not any((tmp_path / "results" / run).rglob("*")), list((tmp_path / "results" / run).rglob("*"))

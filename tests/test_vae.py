@@ -262,9 +262,17 @@ def test_a_bad_run_is_named_with_its_key(run, message):
         check_config({"vae": {"simulations": SIMS, "runs": {"bad": run}}}, DATA)
 
 
-def test_good_runs_are_described():
-    facts = check_config({"vae": {"simulations": SIMS, "runs": {"a": {"data": "sim_atlas", "likelihood": "nb"}, "b": {"data": "sprites", "likelihood": "bernoulli"}}}}, DATA)
-    assert facts["runs"] == {"a": {"data": "sim_atlas", "source": "dataset", "factors": False}, "b": {"data": "sprites", "source": "simulation", "factors": True}}
+def test_good_runs_are_described_with_the_memory_their_data_need():
+    data = {"datasets": {**DATA["datasets"], "big_atlas": {"processed": False, "shape": [300_000, 2000]}}}
+    runs = {"a": {"data": "sim_atlas", "likelihood": "nb"}, "b": {"data": "sprites", "likelihood": "bernoulli"}, "c": {"data": "big_atlas", "likelihood": "nb"}}
+    facts = check_config({"vae": {"simulations": SIMS, "runs": runs}}, data)
+    # 1000 MB and four float32 copies of the data, rounded up to 500 MB; a dataset of unknown shape asks for 4000
+    sprites = SIMS["sprites"].get("n_images", 5000) * SIMS["sprites"].get("canvas", 32) ** 2
+    assert facts["runs"] == {
+        "a": {"data": "sim_atlas", "source": "dataset", "factors": False, "mem_mb": 4000},
+        "b": {"data": "sprites", "source": "simulation", "factors": True, "mem_mb": int(math.ceil((1000 + 16 * sprites / 1e6) / 500) * 500)},
+        "c": {"data": "big_atlas", "source": "dataset", "factors": False, "mem_mb": 11000},  # 1000 + 16 B x 6e8 = 10,600 MB
+    }
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -384,3 +384,16 @@ def test_a_processed_file_without_an_embedding_is_refused(tmp_path):
     adata.write_h5ad(tmp_path / "p.h5ad")
     with pytest.raises(InputError, match=r"datasets.p.processed is true.*obsm has none of 'X_pca', 'X_umap'; obsm keys are 'X_tsne'"):
         check_h5ad_processed(tmp_path / "p.h5ad", "p")
+
+
+@pytest.mark.parametrize("check", ["counts", "processed"])
+def test_a_file_that_is_not_hdf5_or_is_missing_is_named_by_every_check(tmp_path, check):
+    from figureflow.data.ingest import check_h5ad_counts, check_h5ad_processed
+
+    run = {"counts": check_h5ad_counts, "processed": check_h5ad_processed}[check]
+    bad = tmp_path / "atlas.h5ad"
+    bad.write_text("cell,type\na,b\n")  # a CSV saved under the wrong name
+    with pytest.raises(InputError, match=r"h5ad file '.*atlas.h5ad' \(config key datasets.d.h5ad\) could not be read as AnnData: OSError"):
+        run(bad, "d")
+    with pytest.raises(InputError, match=r"h5ad file '.*gone.h5ad' \(config key datasets.d.h5ad\) does not exist"):
+        run(tmp_path / "gone.h5ad", "d")

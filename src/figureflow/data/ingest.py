@@ -74,12 +74,23 @@ def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:
         return obs
 
 
-def _layer_names(path: Path) -> list[str]:
-    """Layer names without reading the layers (backed mode reads every layer into memory)."""
+def _layer_names(path: Path, key: str) -> list[str]:
+    """Layer names without reading the layers (backed mode reads every layer into memory).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not HDF5, naming the file and the config ``key``.
+    """
     import h5py
 
-    with h5py.File(path, "r") as handle:
-        return sorted(handle["layers"].keys()) if "layers" in handle else []
+    if not Path(path).is_file():
+        raise InputError(f"h5ad file '{path}' (config key {key}) does not exist")
+    try:
+        with h5py.File(path, "r") as handle:
+            return sorted(handle["layers"].keys()) if "layers" in handle else []
+    except OSError as exc:
+        raise InputError(f"h5ad file '{path}' (config key {key}) could not be read as AnnData: {type(exc).__name__}: {exc}") from None
 
 
 @contextmanager
@@ -260,7 +271,7 @@ def check_h5ad_counts(
     """
     base = f"datasets.{dataset}"
     path = Path(path)
-    layers = _layer_names(path)
+    layers = _layer_names(path, f"{base}.h5ad")
     if counts_layer is not None and counts_layer in layers:
         with _layer(path, counts_layer) as matrix:
             sample, where = matrix_sample(matrix, COUNT_SAMPLE), f"layers['{counts_layer}']"
@@ -307,7 +318,7 @@ def check_h5ad_processed(path: str | os.PathLike, dataset: str) -> dict:
     """
     base = f"datasets.{dataset}"
     path = Path(path)
-    layers = _layer_names(path)
+    layers = _layer_names(path, f"{base}.h5ad")
     with open_h5ad(path, f"{base}.h5ad") as backed:
         if backed.X is None:
             raise InputError(f"h5ad file '{path}': X is empty; a processed dataset ({base}.processed) needs its expression in X")

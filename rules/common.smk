@@ -303,9 +303,24 @@ def vae_figure_options(wildcards=None):
     return {k: section[k] for k in ("traversal_steps", "traversal_extent", "volume_samples")}
 
 
-def vae_checkpoints(wildcards):
-    """Where a run's per-epoch checkpoints live (not an output: they survive an interrupted job)."""
-    return f"results/vae/{wildcards.run}/checkpoints"
+def vae_checkpoint(wildcards):
+    """Where a replicate's per-epoch checkpoint lives (not an output: it survives an interrupted job)."""
+    return f"results/vae/{wildcards.run}/checkpoints/replicate_{wildcards.replicate}.pt"
+
+
+def vae_replicate_outputs(wildcards):
+    """Every seed replicate's outputs of a run, by kind (rule vae_gather)."""
+    replicates = range(config["vae"]["runs"][wildcards.run]["replicates"])
+    outputs = {
+        kind: expand(f"results/vae/{{run}}/replicate_{{replicate}}/{kind}.{ext}", run=wildcards.run, replicate=replicates)
+        for kind, ext in (("model", "pt"), ("history", "tsv"), ("metrics", "tsv"), ("latent", "npz"))
+    }
+    return {**outputs, "data": vae_run_data(wildcards)}
+
+
+def vae_runtime(wildcards):
+    """SLURM's --time of one replicate's training (minutes): the run's ``runtime`` key."""
+    return config["vae"]["runs"][wildcards.run]["runtime"]
 
 
 def vae_mem_mb(wildcards):

@@ -1,4 +1,4 @@
-# beta-VAE: data with known factors, training (every seed replicate of a run in one job), baselines,
+# beta-VAE: data with known factors, training (each seed replicate of a run its own job, gathered per run), baselines,
 # the disentanglement comparison and the figures drawn from their tables.
 
 
@@ -24,25 +24,26 @@ rule vae_train:
     input:
         data=vae_run_data,
     output:
-        model="results/vae/{run}/model.pt",
-        history="results/vae/{run}/history.tsv",
-        metrics="results/vae/{run}/metrics.tsv",
-        latent="results/vae/{run}/latent.npz",
+        model="results/vae/{run}/replicate_{replicate}/model.pt",
+        history="results/vae/{run}/replicate_{replicate}/history.tsv",
+        metrics="results/vae/{run}/replicate_{replicate}/metrics.tsv",
+        latent="results/vae/{run}/replicate_{replicate}/latent.npz",
     params:
         seed=config["seed"],
         options=vae_run_options,
         figures=vae_figure_options,
-        checkpoints=vae_checkpoints,
+        checkpoint=vae_checkpoint,
     wildcard_constraints:
-        run=names_regex(vae_runs("simulation")),
+        run=names_regex(list(FACTS["vae"]["runs"])),
+        replicate=r"\d+",
     log:
-        "logs/vae_train/{run}.log",
+        "logs/vae_train/{run}/replicate_{replicate}.log",
     benchmark:
-        "results/benchmarks/vae_train/{run}.tsv"
-    threads: 1  # small models: one thread each, jobs side by side
+        "results/benchmarks/vae_train/{run}/replicate_{replicate}.tsv"
+    threads: 1  # small models: one thread each, replicates and runs side by side
     resources:
         mem_mb=vae_mem_mb,
-        runtime=120,
+        runtime=vae_runtime,
         gpu=training_gpus("vae"),
     conda:
         "../envs/vae.yaml"
@@ -50,7 +51,31 @@ rule vae_train:
         "../scripts/vae_train.py"
 
 
-use rule vae_train as vae_train_dataset with:
+rule vae_gather:
+    input:
+        unpack(vae_replicate_outputs),
+    output:
+        model="results/vae/{run}/model.pt",
+        history="results/vae/{run}/history.tsv",
+        metrics="results/vae/{run}/metrics.tsv",
+        latent="results/vae/{run}/latent.npz",
+    params:
+        options=vae_run_options,
+    wildcard_constraints:
+        run=names_regex(vae_runs("simulation")),
+    log:
+        "logs/vae_gather/{run}.log",
+    threads: 1
+    resources:
+        mem_mb=vae_mem_mb,
+        runtime=10,
+    conda:
+        "../envs/vae.yaml"
+    script:
+        "../scripts/vae_gather.py"
+
+
+use rule vae_gather as vae_gather_dataset with:
     output:
         model="results/vae/{run}/model.pt",
         history="results/vae/{run}/history.tsv",
@@ -60,9 +85,7 @@ use rule vae_train as vae_train_dataset with:
     wildcard_constraints:
         run=names_regex(vae_runs("dataset")),
     log:
-        "logs/vae_train_dataset/{run}.log",
-    benchmark:
-        "results/benchmarks/vae_train_dataset/{run}.tsv"
+        "logs/vae_gather_dataset/{run}.log",
 
 
 rule vae_baselines:
@@ -111,6 +134,7 @@ rule vae_comparison:
 rule plot_vae_run:
     input:
         history="results/vae/{run}/history.tsv",
+        metrics="results/vae/{run}/metrics.tsv",
         latent="results/vae/{run}/latent.npz",
     output:
         **figure(

@@ -4,7 +4,7 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
 import pandas as pd
 
-from figureflow.generative.disentanglement import summarize_scores
+from figureflow.generative.disentanglement import SCORES, summarize_scores
 from figureflow.io import read_table, write_table
 from figureflow.runtime import job
 
@@ -15,7 +15,8 @@ with job(snakemake) as log:
     for simulation, path in zip(snakemake.params.simulations, snakemake.input.baselines):
         frames.append(read_table(path).assign(data=simulation))
     scores = pd.concat(frames, ignore_index=True)
-    scores = scores[["data", "method", "replicate", "mig", "sap"] + [c for c in ("held_out_elbo", "decoder_volume") if c in scores]]
+    extra = ("active_units", "learned_nothing", "held_out_elbo", "held_out_reconstruction", "constant_reconstruction", "decoder_volume")
+    scores = scores[["data", "method", "replicate", *SCORES] + [c for c in extra if c in scores]]
     write_table(scores, snakemake.output.scores)
     summary = summarize_scores(scores)
     write_table(summary, snakemake.output.summary)

@@ -114,7 +114,7 @@ def test_sprite_areas_follow_the_shapes_at_scale_one():
     half = 64 / 6
     area = sprites["images"].sum(axis=(1, 2))
     shape, scale = sprites["factors"][:, 0], sprites["factors"][:, 1]
-    for code, unit_area in ((0, 1.6**2), (1, math.pi * 0.5)):  # square of side 1.6, ellipse with axes 1 and 0.5
+    for code, unit_area in ((1, 1.6**2), (2, math.pi * 0.5)):  # dSprites' codes: 1 a square of side 1.6, 2 an ellipse with axes 1 and 0.5
         mask = (shape == code) & (scale == 1.0)
         assert mask.sum() >= 10
         assert area[mask].mean() == pytest.approx(unit_area * half**2, rel=0.05)
@@ -236,11 +236,13 @@ def test_held_out_split_is_disjoint_and_seeded():
 def test_summaries_give_mean_and_sd_per_method():
     import pandas as pd
 
-    scores = pd.DataFrame({"data": ["s"] * 4, "method": ["a", "a", "a", "pca"], "replicate": [0, 1, 2, 0], "mig": [0.1, 0.2, 0.3, 0.05], "sap": [0.5, 0.5, 0.5, 0.1]})
+    scores = pd.DataFrame({"data": ["s"] * 4, "method": ["a", "a", "a", "pca"], "replicate": [0, 1, 2, 0], "mig_dlib": [0.3, 0.1, 0.2, 0.04],
+                           "mig_binned": [0.1, 0.2, 0.3, 0.05], "sap": [0.5, 0.5, 0.5, 0.1], "active_units": [3, 4, 5, np.nan]})
     summary = summarize_scores(scores)
     assert summary["method"].tolist() == ["a", "pca"]
-    assert summary["mig_mean"].tolist() == pytest.approx([0.2, 0.05]) and summary["mig_sd"].iloc[0] == pytest.approx(0.1)
-    assert np.isnan(summary["mig_sd"].iloc[1])
+    assert summary["mig_binned_mean"].tolist() == pytest.approx([0.2, 0.05]) and summary["mig_binned_sd"].iloc[0] == pytest.approx(0.1)
+    assert summary[["mig_dlib_min", "mig_dlib_max"]].iloc[0].tolist() == [0.1, 0.3] and summary["active_units_mean"].iloc[0] == 4
+    assert np.isnan(summary["mig_binned_sd"].iloc[1])
 
 
 DATA = {"datasets": {"atlas": {"processed": True, "layers": []}, "sim_atlas": {"processed": False}}}
@@ -314,9 +316,11 @@ def test_the_conv_pair_trains_on_sprites_and_warm_up_scales_the_kl_term():
 
 def test_baseline_scores_run_pca_once_and_fastica_per_seed():
     factors = factorial(np.linspace(-1, 1, 12), np.linspace(-1, 1, 12))
-    table = baseline_scores(factors * [3.0, 1.0], factors, None, ["pca", "fastica"], 2, [0, 1], n_components=2)
+    data = {"x": factors * [3.0, 1.0], "factors": factors, "factor_classes": np.round((factors + 1) * 5.5).astype(int)}
+    table = baseline_scores(data, ["pca", "fastica"], 2, [0, 1], n_components=2)
     assert table[["method", "replicate"]].values.tolist() == [["pca", 0], ["fastica", 0], ["fastica", 1]]
     assert table.loc[0, "sap"] == pytest.approx(1.0, abs=1e-9)  # unequal axes: PCA reads the factors off
+    assert table.loc[0, "mig_dlib"] > 0.5 and np.isnan(baseline_scores({**data, "factor_classes": None}, ["pca"], 1, [0])["mig_dlib"]).all()
 
 
 def test_latent_arrays_carry_labels_as_plain_text_and_factors_when_known():

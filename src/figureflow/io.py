@@ -325,8 +325,9 @@ def write_arrays(path: str | os.PathLike, **arrays) -> None:
             archive.writestr(member, buffer.getvalue())
 
 
-def read_arrays(path: str | os.PathLike, names: Iterable[str]) -> dict[str, np.ndarray]:
-    """The arrays ``names`` of an ``.npz`` written by :func:`write_arrays`.
+def read_arrays(path: str | os.PathLike, names: Iterable[str], optional: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of an ``.npz`` written by :func:`write_arrays`, and those of
+    ``optional`` that it holds.
 
     Raises
     ------
@@ -337,7 +338,7 @@ def read_arrays(path: str | os.PathLike, names: Iterable[str]) -> dict[str, np.n
         missing = [n for n in names if n not in archive.files]
         if missing:
             raise InputError(f"file '{path}' lacks the arrays {describe(missing)} (it has {describe(archive.files)}); rerun the rule that writes it")
-        return {n: archive[n] for n in names}
+        return {n: archive[n] for n in [*names, *(o for o in optional if o in archive.files)]}
 
 
 def read_graph_files(graph_path: str | os.PathLike, nodes_path: str | os.PathLike):

@@ -8,13 +8,13 @@ import math
 from collections.abc import Mapping
 
 __all__ = [
-    "LIKELIHOODS", "OBJECTIVES", "ARCHITECTURES", "DEFAULTS", "check_config", "simulation_dims",
+    "LIKELIHOODS", "OBJECTIVES", "ARCHITECTURES", "DEFAULTS", "check_config", "simulation_dims", "sprites_shape",
     "CNF_OBJECTIVES", "TRACES", "NOISES", "FIXED_STEP_SOLVERS", "ADAPTIVE_SOLVERS", "CNF_DEFAULTS", "check_cnf_config",
 ]
 
 LIKELIHOODS = ("gaussian", "nb", "bernoulli")
 OBJECTIVES = ("vae", "beta", "capacity", "tc")
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", "burgess")
 
 #: every option of a run, with its default (the config schema states the same)
 DEFAULTS = {
@@ -34,6 +34,8 @@ DEFAULTS = {
     "patience": 10,
     "held_out_fraction": 0.1,
     "replicates": 3,
+    "keep": "auto",
+    "runtime": 120,
     "device": "auto",
 }
 
@@ -42,7 +44,37 @@ def simulation_dims(spec: Mapping) -> int:
     """The data dimension of a ``vae.simulations`` entry (genes, or canvas pixels)."""
     if spec["simulator"] == "expression":
         return int(spec.get("n_genes", 200))
-    return int(spec.get("canvas", 32)) ** 2
+    return sprites_shape(spec)[1] ** 2
+
+
+def sprites_shape(spec: Mapping, key: str = "vae.simulations") -> tuple[int, int]:
+    """``(images, canvas)`` of a sprites entry: drawn (``n_images`` of the 737,280, ``canvas``),
+    or read from ``npz`` (its ``imgs`` header, checked here: before any job).
+
+    Raises
+    ------
+    InputError
+        Naming ``key``'s file and what it lacks (:func:`figureflow.generative.known_factors.read_dsprites`'s layout).
+    """
+    grid = 737_280
+    n = spec.get("n_images", 5000)
+    if "npz" not in spec:
+        return (grid if n is None else min(int(n), grid)), int(spec.get("canvas", 32))
+    from figureflow.generative.known_factors import DSPRITES_FILE_KEYS, DSPRITES_LATENTS, npz_shapes
+    from figureflow.io import InputError, describe
+
+    shapes = npz_shapes(spec["npz"])
+    missing = [k for k in DSPRITES_FILE_KEYS if k not in shapes]
+    if missing:
+        raise InputError(f"config key {key}.npz: file '{spec['npz']}' lacks the keys {', '.join(missing)} of dSprites' layout "
+                         f"(imgs (n, side, side), latents_values and latents_classes (n, {len(DSPRITES_LATENTS)})); found {describe(list(shapes))}")
+    imgs = shapes["imgs"][0]
+    if len(imgs) != 3 or imgs[1] != imgs[2]:
+        raise InputError(f"config key {key}.npz: file '{spec['npz']}' key 'imgs' must be (n, side, side) square images, found shape {imgs}")
+    for k in DSPRITES_FILE_KEYS[1:]:
+        if shapes[k][0] != (imgs[0], len(DSPRITES_LATENTS)):
+            raise InputError(f"config key {key}.npz: file '{spec['npz']}' key '{k}' must be ({imgs[0]}, {len(DSPRITES_LATENTS)}), found shape {shapes[k][0]}")
+    return (imgs[0] if n is None else min(int(n), imgs[0])), int(imgs[1])
 
 
 #: memory of a VAE training job besides its data: Python, torch, the model and its optimizer (MB)
@@ -94,14 +126,21 @@ def check_config(config: Mapping, data_facts: Mapping, devices_here: bool = True
             wanted = {"expression": ("nb", "gaussian"), "sprites": ("bernoulli",)}[simulator]
             if likelihood not in wanted:
                 raise InputError(f"config key {key}.likelihood is {likelihood!r}, but simulation {data!r} ({simulator}) needs {' or '.join(wanted)}")
-            if architecture == "conv" and (simulator != "sprites" or simulations[data].get("canvas", 32) % 8):
-                raise InputError(f"config key {key}.architecture is 'conv', which needs sprites with a canvas that is a multiple of 8; {data!r} is {simulator}")
-            rows = simulations[data].get("n_images" if simulator == "sprites" else "n_cells", 5000 if simulator == "sprites" else 3000)
+            if simulator == "sprites":
+                rows, canvas = sprites_shape(simulations[data], f"vae.simulations.{data}")
+            else:
+                rows, canvas = simulations[data].get("n_cells", 3000), None
+            if architecture == "conv" and (canvas is None or canvas % 8):
+                raise InputError(f"config key {key}.architecture is 'conv', which needs sprites with a canvas that is a multiple of 8; {data!r} is {simulator}"
+                                 + (f" on {canvas} pixels" if canvas else ""))
+            if architecture == "burgess" and (canvas is None or canvas < 16 or canvas & (canvas - 1)):
+                raise InputError(f"config key {key}.architecture is 'burgess', which needs sprites on a canvas of 16, 32, 64, ... pixels; {data!r} is {simulator}"
+                                 + (f" on {canvas} pixels" if canvas else ""))
             runs[run] = {"data": data, "source": "simulation", "factors": True, "mem_mb": vae_memory_mb(rows, simulation_dims(simulations[data]))}
         elif data in datasets:
             facts = datasets[data]
-            if likelihood == "bernoulli" or architecture == "conv":
-                raise InputError(f"config key {key}: likelihood 'bernoulli' and architecture 'conv' are for sprites; dataset {data!r} holds expression")
+            if likelihood == "bernoulli" or architecture in ("conv", "burgess"):
+                raise InputError(f"config key {key}: likelihood 'bernoulli' and architectures 'conv' and 'burgess' are for sprites; dataset {data!r} holds expression")
             if likelihood == "nb" and facts.get("processed") and "counts" not in facts.get("layers", []):
                 raise InputError(
                     f"config key {key}.likelihood is 'nb', which needs counts, but dataset {data!r} is processed and its h5ad has no "

@@ -122,8 +122,10 @@ def fit(
     evaluate_every: int = 1,
     schedule: Callable[[int], float] | None = None,
     checkpoint_seconds: float = 10.0,
+    keep: str = "best",
+    criterion: str = "held_out_loss",
 ) -> tuple[torch.nn.Module, pd.DataFrame]:
-    """Train ``model`` with Adam; return it (at its best held-out epoch) and the per-epoch history.
+    """Train ``model`` with Adam; return it (at the epoch ``keep`` chooses) and the per-epoch history.
 
     Parameters
     ----------
@@ -157,6 +159,10 @@ def fit(
     schedule
         ``schedule(step) -> factor``: the learning rate of minibatch ``step`` is
         ``learning_rate * factor`` (``None``: constant).
+    keep
+        ``best``: the model of the evaluated epoch with the lowest ``criterion`` (a key of
+        ``evaluate``'s dict; patience counts epochs without a lower one); ``last``: the model after
+        the last epoch (for an objective that changes while training; patience is not used).
 
     Before the first step, the untrained model's held-out loss is evaluated (with a copy of
     ``generator``, so training draws the same numbers as without it); every later evaluation must
@@ -214,6 +220,10 @@ def fit(
     saved_at = time.perf_counter()
     bound = diverged_bound(untrained)
     shown = history[-1]["held_out_loss"] if history else math.nan  # the latest held-out value, for the progress bar
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep is 'best' or 'last', found {keep!r}")
+    if keep == "last":
+        patience = None
     stopped = patience is not None and len(history) - 1 - best["epoch"] >= patience
     for epoch in range(start, epochs):
         if stopped:
@@ -269,8 +279,8 @@ def fit(
         row.update({name: float(value) for name, value in held.items()})
         seconds += time.perf_counter() - began  # logged, not in the history, which must not vary by run
         history.append(row)
-        if row["held_out_loss"] < best["loss"]:
-            best = {"loss": row["held_out_loss"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        if keep == "best" and row.get(criterion, math.nan) < best["loss"]:
+            best = {"loss": row[criterion], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         stopped = stopped or (patience is not None and epoch - best["epoch"] >= patience)
         if path is not None and (epoch == epochs - 1 or stopped or time.perf_counter() - saved_at >= checkpoint_seconds):
             saved_at = time.perf_counter()
@@ -288,7 +298,8 @@ def fit(
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
     bar.close()
-    model.load_state_dict(best["state"])
+    if keep == "best":
+        model.load_state_dict(best["state"])
     table = pd.DataFrame(history)
     table.attrs["seconds"] = seconds  # training time, the calls before a resume included (up to their last checkpoint)
     return model, table

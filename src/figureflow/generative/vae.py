@@ -10,7 +10,10 @@ decoder ``p(x | z)``, one of the :data:`LIKELIHOODS`:
 * ``bernoulli``: ``x`` in {0, 1} with logits ``m(z)`` (binary images).
 
 Encoder and decoder are MLPs (``hidden`` sizes, SiLU), or for square images (``architecture:
-conv``) three stride-2 4x4 convolutions (32, 32, 64 channels) and their transposes.
+conv``) three stride-2 4x4 convolutions (32, 32, 64 channels) and their transposes, or
+(``architecture: burgess``) the pair of Burgess et al. (2018) that disentanglement_lib also uses:
+stride-2 4x4 convolutions of 32 channels down to 4 x 4 pixels (four at 64 x 64, three at
+32 x 32), two dense layers of 256, ReLU, and the mirror image for the decoder.
 
 Objectives, per sample, with ``R = -E_q log p(x | z)`` (one reparameterised draw) and ``KL =
 KL(q(z | x) || p(z))`` in closed form (:func:`kl_standard_normal`):
@@ -65,7 +68,15 @@ __all__ = [
     "load_model",
     "training_data",
     "kl_per_dimension",
-    "train_run",
+    "train_replicate",
+    "gather_replicates",
+    "constant_reconstruction",
+    "learned_nothing",
+    "traversal_contrast",
+    "ACTIVE_UNIT_KL",
+    "keep_rule",
+    "held_out_terms",
+    "burgess_convolutions",
     "latent_arrays",
 ]
 
@@ -158,6 +169,51 @@ class _ConvDecoder(nn.Module):
         return out.reshape(*z.shape[:-1], self.canvas * self.canvas)
 
 
+def burgess_convolutions(canvas: int) -> int:
+    """Stride-2 convolutions of the Burgess pair on a ``canvas``-pixel square: down to 4 x 4 (4 at
+    64 x 64, as published; 3 at 32 x 32)."""
+    n = int(round(math.log2(canvas / 4)))
+    if canvas < 16 or 4 * 2**n != canvas:
+        raise ValueError(f"the Burgess pair needs a canvas of 16, 32, 64, ... pixels, found {canvas}")
+    return n
+
+
+class _BurgessEncoder(nn.Module):
+    """Burgess et al. (2018, appendix A.1): 4 x 4 convolutions of 32 channels, stride 2, down to
+    4 x 4 pixels, then two dense layers of 256 units (ReLU throughout)."""
+
+    def __init__(self, canvas: int, out: int):
+        super().__init__()
+        self.canvas = canvas
+        layers: list[nn.Module] = []
+        for i in range(burgess_convolutions(canvas)):
+            layers += [nn.Conv2d(1 if i == 0 else 32, 32, 4, 2, 1), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(32 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, out))
+
+    def forward(self, x):
+        return self.net(x.reshape(-1, 1, self.canvas, self.canvas))
+
+
+class _BurgessDecoder(nn.Module):
+    """The encoder's transpose: dense 256, 256 and 32 x 4 x 4, then transposed convolutions up to the canvas."""
+
+    def __init__(self, canvas: int, latent: int):
+        super().__init__()
+        self.canvas = canvas
+        n = burgess_convolutions(canvas)
+        layers: list[nn.Module] = [nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 32 * 4 * 4), nn.ReLU(),
+                                   nn.Unflatten(-1, (32, 4, 4))]
+        for i in range(n):
+            layers.append(nn.ConvTranspose2d(32, 1 if i == n - 1 else 32, 4, 2, 1))
+            if i < n - 1:
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        out = self.net(z.reshape(-1, z.shape[-1]))
+        return out.reshape(*z.shape[:-1], self.canvas * self.canvas)
+
+
 class VAE(nn.Module):
     """Encoder, decoder and likelihood parameters; see the module docstring.
 
@@ -173,6 +229,10 @@ class VAE(nn.Module):
             canvas = int(round(math.sqrt(data_dim)))
             self.encoder = _ConvEncoder(canvas, self.config["hidden"][0], 2 * latent_dim)
             self.decoder = _ConvDecoder(canvas, self.config["hidden"][0], latent_dim)
+        elif architecture == "burgess":
+            canvas = int(round(math.sqrt(data_dim)))
+            self.encoder = _BurgessEncoder(canvas, 2 * latent_dim)
+            self.decoder = _BurgessDecoder(canvas, latent_dim)
         else:
             self.encoder = _mlp([data_dim, *hidden, 2 * latent_dim])
             self.decoder = _mlp([latent_dim, *reversed(list(hidden)), data_dim])
@@ -214,15 +274,16 @@ def build_vae(data_dim: int, options: Mapping, weight_seed: int, library: float 
 
 def objective_terms(model: VAE, x: torch.Tensor, library: torch.Tensor | None, options: Mapping, state: Mapping, train: bool = True) -> dict:
     """The minibatch mean of the objective and its parts: ``loss``, ``reconstruction``, ``kl``,
-    and ``C`` (capacity) or ``tc`` (total correlation) for those objectives."""
+    and ``C`` (capacity) or ``tc`` (total correlation) for those objectives.
+
+    With ``train=False`` (held-out rows), ``loss`` is the negative ELBO ``R + KL`` whatever the
+    objective, and ``objective`` the value of the objective being optimized at ``state`` (the
+    same posterior draw), both without gradient."""
     mu, logvar = model.encode(x)
     z = mu + torch.exp(0.5 * logvar) * normal_noise(mu.shape, state["generator"], mu)
     reconstruction = -model.log_likelihood(x, model.decode(z), library)
     kl = kl_standard_normal(mu, logvar)
     terms = {"reconstruction": reconstruction.mean(), "kl": kl.mean()}
-    if not train:
-        terms["loss"] = terms["reconstruction"] + terms["kl"]
-        return terms
     warmup = int(options.get("warmup_epochs", 0))
     w = min(1.0, (state["epoch"] + 1) / warmup) if warmup > 0 else 1.0
     objective = options["objective"]
@@ -240,8 +301,38 @@ def objective_terms(model: VAE, x: torch.Tensor, library: torch.Tensor | None, o
         terms["tc"] = tc
     else:
         raise ValueError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
+    if not train:
+        terms["objective"] = loss.detach()
+        terms["loss"] = terms["reconstruction"] + terms["kl"]
+        return {k: v.detach() for k, v in terms.items()}
     terms["loss"] = loss
     return {k: (v if k == "loss" else v.detach()) for k, v in terms.items()}
+
+
+#: held-out rows evaluated at once (a conv net's activations on 10^5 images would not fit)
+EVALUATION_ROWS = 1024
+
+
+def held_out_terms(model: VAE, x: torch.Tensor, library: torch.Tensor, options: Mapping, state: Mapping) -> dict:
+    """:func:`objective_terms` (``train=False``) over held-out rows in chunks of
+    :data:`EVALUATION_ROWS`, averaged over rows (the total correlation is estimated within each chunk)."""
+    sums: dict[str, float] = {}
+    for i in range(0, x.shape[0], EVALUATION_ROWS):
+        part = objective_terms(model, x[i : i + EVALUATION_ROWS], library[i : i + EVALUATION_ROWS], options, state, train=False)
+        for k, v in part.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * min(EVALUATION_ROWS, x.shape[0] - i)
+    return {k: torch.tensor(v / x.shape[0]) for k, v in sums.items()}
+
+
+def keep_rule(options: Mapping) -> str:
+    """Which epoch a run keeps: ``options["keep"]``, or for ``auto``, ``last`` when the objective
+    changes during training (capacity annealing, KL warm-up: a later epoch's objective is not
+    comparable with an earlier one's, and the best held-out value falls before C has grown) and
+    ``best`` (the epoch with the lowest held-out value of the objective being optimized) otherwise."""
+    keep = options.get("keep", "auto")
+    if keep != "auto":
+        return keep
+    return "last" if options["objective"] == "capacity" or int(options.get("warmup_epochs", 0)) > 0 else "best"
 
 
 def _tensors(x: np.ndarray, device: torch.device, likelihood: str) -> list[torch.Tensor]:
@@ -263,10 +354,12 @@ def train_vae(
     """Train one replicate of a VAE run on ``x (n, D)`` (counts for ``nb``, 0/1 for ``bernoulli``).
 
     Streams come from ``(seed, "vae_train", {"run": run}, replicate)``; ``options`` are a run's
-    settings over :data:`DEFAULTS`. Returns the model at its best held-out epoch (on the CPU), the
-    history (``epoch``, ``train_loss``, ``held_out_loss``, ``reconstruction``, ``kl``, and ``C``
-    or ``tc``; held-out parts prefixed ``held_out_``) and ``{"train_rows", "held_rows", "device",
-    "seconds", "held_out_elbo"}`` (the ELBO per held-out sample, one seeded posterior draw).
+    settings over :data:`DEFAULTS`. Returns the model at the epoch :func:`keep_rule` keeps (on the
+    CPU), the history (``epoch``, ``train_loss``, ``held_out_loss`` (the negative ELBO),
+    ``held_out_objective``, ``reconstruction``, ``kl``, and ``C`` or ``tc``; held-out parts
+    prefixed ``held_out_``) and ``{"train_rows", "held_rows", "device", "seconds",
+    "held_out_elbo", "held_out_reconstruction", "kept_epoch", "keep"}`` (ELBO and reconstruction
+    per held-out sample, one seeded posterior draw).
     """
     options = {**DEFAULTS, **options}
     if threads is not None:
@@ -283,22 +376,27 @@ def train_vae(
         return objective_terms(model, batch[0], batch[1], options, state)
 
     def evaluate(model, batch, state):
-        terms = objective_terms(model, batch[0], batch[1], options, state, train=False)
-        return {"held_out_loss": terms["loss"], "held_out_reconstruction": terms["reconstruction"], "held_out_kl": terms["kl"]}
+        terms = held_out_terms(model, batch[0], batch[1], options, state)
+        return {"held_out_loss": terms["loss"], "held_out_objective": terms["objective"], "held_out_reconstruction": terms["reconstruction"],
+                "held_out_kl": terms["kl"]}
 
     identity = repr(sorted({**options, "seed": seed, "run": run, "replicate": replicate, "n": x.shape[0], "D": x.shape[1]}.items()))
     model, history = fit(
         model, data, train_rows, held_rows, step_loss, evaluate,
         epochs=int(options["epochs"]), batch_size=int(options["batch_size"]), learning_rate=float(options["learning_rate"]),
         generator=generator, patience=options["patience"], checkpoint=checkpoint, identity=identity,
-        progress=progress, label=f"VAE run {run}, replicate {replicate}",
+        progress=progress, label=f"VAE run {run}, replicate {replicate}", keep=keep_rule(options), criterion="held_out_objective",
     )
     model = model.cpu().eval()
     with torch.no_grad():
         held = _tensors(x[held_rows], torch.device("cpu"), options["likelihood"])
-        state = {"generator": torch.Generator().manual_seed(streams["evaluation"])}
-        elbo = -float(objective_terms(model, held[0], held[1], options, state, train=False)["loss"])
-    return model, history, {"train_rows": train_rows, "held_rows": held_rows, "device": str(device), "seconds": history.attrs["seconds"], "held_out_elbo": elbo}
+        state = {"generator": torch.Generator().manual_seed(streams["evaluation"]), "epoch": len(history), "step": int(history["iteration"].iloc[-1]),
+                 "n_train": len(train_rows)}
+        terms = held_out_terms(model, held[0], held[1], options, state)
+    kept = len(history) if keep_rule(options) == "last" else int(history["held_out_objective"].idxmin()) + 1
+    return model, history, {"train_rows": train_rows, "held_rows": held_rows, "device": str(device), "seconds": history.attrs["seconds"],
+                            "held_out_elbo": -float(terms["loss"]), "held_out_reconstruction": float(terms["reconstruction"]),
+                            "kept_epoch": kept, "keep": keep_rule(options)}
 
 
 @torch.no_grad()
@@ -374,62 +472,109 @@ def kl_per_dimension(model: VAE, x: np.ndarray) -> np.ndarray:
         return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0).numpy().astype(np.float64)
 
 
-def train_run(
+#: a latent dimension is active when its held-out KL to the prior exceeds this (nats; Burda et al.
+#: 2016 use the posterior means' variance at 0.01, the same order)
+ACTIVE_UNIT_KL = 0.01
+
+
+@torch.no_grad()
+def constant_reconstruction(x_train: np.ndarray, x_held: np.ndarray, likelihood: str) -> float:
+    """The held-out reconstruction loss (``-log p(x)`` per row) of the best constant model: the
+    likelihood with the decoder's output fixed to what fits the training rows best. Bernoulli:
+    the pixel means (clipped to [1e-6, 1 - 1e-6]); Gaussian: each feature's mean and standard
+    deviation; NB: the pooled gene proportions times each row's library, with each gene's
+    moment estimate of the inverse dispersion (``mean^2 / (variance - mean)``, at most 1e6). A
+    model whose reconstruction is no better than this learned nothing about the rows."""
+    xt = torch.as_tensor(np.asarray(x_train, dtype=np.float64))
+    xh = torch.as_tensor(np.asarray(x_held, dtype=np.float64))
+    if likelihood == "bernoulli":
+        p = xt.mean(dim=0).clamp(1e-6, 1 - 1e-6)
+        return float(-bernoulli_log_likelihood(xh, torch.logit(p).expand_as(xh)).mean())
+    if likelihood == "gaussian":
+        log_scale = torch.log(xt.std(dim=0, unbiased=False).clamp_min(1e-6))
+        return float(-gaussian_log_likelihood(xh, xt.mean(dim=0).expand_as(xh), log_scale).mean())
+    proportions = xt.sum(dim=0) / xt.sum()
+    fitted = xt.sum(dim=1, keepdim=True) * proportions
+    excess = ((xt - fitted) ** 2 - fitted).mean(dim=0)
+    theta = torch.where(excess > 0, fitted.pow(2).mean(dim=0) / excess.clamp_min(1e-12), torch.full_like(excess, 1e6)).clamp(1e-3, 1e6)
+    return float(-nb_log_likelihood(xh, xh.sum(dim=1, keepdim=True) * proportions, theta).mean())
+
+
+def traversal_contrast(traversal: np.ndarray) -> float:
+    """The median over decoded images (``traversal (d, steps, pixels)``) of the difference
+    between an image's brightest and darkest pixel: near 1 when the traversal draws objects, near
+    0 for uniform grey squares."""
+    traversal = np.asarray(traversal)
+    return float(np.median(traversal.max(axis=-1) - traversal.min(axis=-1)))
+
+
+def learned_nothing(active_units: int, reconstruction: float, constant: float) -> str:
+    """Why a replicate learned nothing (``""`` when it learned something): no active unit, or a
+    held-out reconstruction no better than the best constant's."""
+    reasons = []
+    if active_units == 0:
+        reasons.append(f"no active latent unit (held-out KL above {ACTIVE_UNIT_KL} nats)")
+    if not reconstruction < constant:
+        reasons.append(f"held-out reconstruction {reconstruction:.4g} is no better than the best constant image's {constant:.4g}")
+    return "; ".join(reasons)
+
+
+def train_replicate(
     data: Mapping,
     options: Mapping,
     seed: int,
     run: str,
-    checkpoint_dir=None,
+    replicate: int,
+    checkpoint=None,
     threads: int | None = None,
     volume=None,
     traversal_steps: int = 7,
     traversal_extent: float = 2.5,
     log=None,
 ) -> dict:
-    """Every seed replicate of one run (:func:`train_vae`), scored.
+    """One seed replicate of a VAE run (:func:`train_vae`), scored.
 
-    ``data`` is :func:`training_data`'s dict. ``volume(model, replicate) -> float`` gives a
-    replicate's decoder volume (the workflow passes the Jacobian sampler's). Returns
-    ``{"models", "history"`` (a ``replicate`` column first), ``"metrics"`` (a row per replicate:
-    ``replicate``, ``epochs``, ``best_epoch``, ``held_out_elbo``, ``mig`` and ``sap`` when factors
-    are known, ``decoder_volume``), ``"latent"`` (replicate 0: ``z``, ``kl_per_dim``,
+    ``data`` is :func:`training_data`'s dict. ``volume(model) -> float`` gives the decoder volume
+    (the workflow passes the Jacobian sampler's). Returns ``{"model", "history"`` (a
+    ``replicate`` column first), ``"metrics"`` (one row: ``replicate``, ``epochs``, ``keep``,
+    ``kept_epoch``, ``held_out_elbo``, ``held_out_reconstruction``, ``constant_reconstruction``,
+    ``active_units``, ``learned_nothing`` and ``why`` (the reason, or empty), then ``mig_dlib``, ``mig_binned`` and ``sap`` when
+    factors are known, ``decoder_volume``, and ``traversal_contrast`` for images
+    (:func:`traversal_contrast`)), ``"latent"`` (``z``, ``kl_per_dim`` on held-out rows,
     ``traversal (d, steps, D)`` around the median latent, ``traversal_values``)``}``.
-    """
-    import shutil
-    from pathlib import Path
 
-    from figureflow.generative.disentanglement import mig, sap
-    from figureflow.io import RunError
+    A replicate that learned nothing (:func:`learned_nothing`) is logged as a warning and says why
+    in its ``learned_nothing`` and ``why`` columns.
+    """
+    from figureflow.generative.disentanglement import disentanglement_scores
 
     options = {**DEFAULTS, **options}
     x, factors = data["x"], data.get("factors")
-    models, histories, rows = [], [], []
-    for r in range(int(options["replicates"])):
-        checkpoint = Path(checkpoint_dir) / f"replicate_{r}.pt" if checkpoint_dir else None
-        try:
-            model, history, info = train_vae(x, options, seed, run, r, checkpoint=checkpoint, threads=threads)
-        except RunError:  # a diverged replicate: the run writes nothing, its other replicates' checkpoints included
-            if checkpoint_dir:
-                shutil.rmtree(checkpoint_dir, ignore_errors=True)
-            raise
-        z = encode(model, x)
-        row = {"replicate": r, "epochs": len(history), "best_epoch": int(history["held_out_loss"].idxmin()) + 1, "held_out_elbo": info["held_out_elbo"]}
-        if factors is not None:
-            row["mig"] = mig(z, factors)
-            row["sap"] = sap(z, factors, data.get("categorical"))
-        if volume is not None:
-            row["decoder_volume"] = float(volume(model, r))
-        if log is not None:
-            log.info("%s replicate %d on %s: %d epochs in %.1f s, %s", run, r, info["device"], len(history), info["seconds"],
-                     ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float)))
-        history.insert(0, "replicate", r)
-        models.append(model)
-        histories.append(history)
-        rows.append(row)
-        if r == 0:
-            values = np.linspace(-traversal_extent, traversal_extent, traversal_steps)
-            latent = {"z": z, "kl_per_dim": kl_per_dimension(model, x), "traversal": traverse(model, np.median(z, axis=0), values), "traversal_values": values}
-    return {"models": models, "history": pd.concat(histories, ignore_index=True), "metrics": pd.DataFrame(rows), "latent": latent}
+    model, history, info = train_vae(x, options, seed, run, replicate, checkpoint=checkpoint, threads=threads)
+    z = encode(model, x)
+    kl = kl_per_dimension(model, x[info["held_rows"]])
+    active = int((kl > ACTIVE_UNIT_KL).sum())
+    constant = constant_reconstruction(x[info["train_rows"]], x[info["held_rows"]], options["likelihood"])
+    why = learned_nothing(active, info["held_out_reconstruction"], constant)
+    row = {"replicate": replicate, "epochs": len(history), "keep": info["keep"], "kept_epoch": info["kept_epoch"],
+           "held_out_elbo": info["held_out_elbo"], "held_out_reconstruction": info["held_out_reconstruction"],
+           "constant_reconstruction": constant, "active_units": active, "learned_nothing": bool(why), "why": why}
+    if factors is not None:
+        rng = replicate_streams(seed, "vae_scores", {"run": run}, replicate)["numpy"]
+        row.update(disentanglement_scores(z, data, rng))
+    if volume is not None:
+        row["decoder_volume"] = float(volume(model))
+    if log is not None:
+        log.info("%s replicate %d on %s: %d epochs in %.1f s (kept epoch %d, %s), %s", run, replicate, info["device"], len(history), info["seconds"],
+                 info["kept_epoch"], info["keep"], ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, (float, int)) and k not in ("replicate", "epochs", "kept_epoch")))
+        if why:
+            log.warning("%s replicate %d learned nothing: %s", run, replicate, why)
+    history.insert(0, "replicate", replicate)
+    values = np.linspace(-traversal_extent, traversal_extent, traversal_steps)
+    latent = {"z": z, "kl_per_dim": kl, "traversal": traverse(model, np.median(z, axis=0), values), "traversal_values": values}
+    if options["likelihood"] == "bernoulli":
+        row["traversal_contrast"] = traversal_contrast(latent["traversal"])
+    return {"model": model, "history": history, "metrics": pd.DataFrame([row]), "latent": latent}
 
 
 def latent_arrays(latent: Mapping, data: Mapping) -> dict:
@@ -437,7 +582,7 @@ def latent_arrays(latent: Mapping, data: Mapping) -> dict:
     :func:`training_data`, the factors (simulations) or ``cell_type``/``age`` and gene names
     (datasets), all as plain (non-object) arrays."""
     arrays = dict(latent)
-    for key in ("factors", "factor_names", "categorical", "canvas"):
+    for key in ("factors", "factor_classes", "factor_names", "categorical", "canvas"):
         if data.get(key) is not None:
             arrays[key] = data[key]
     if "obs" in data:
@@ -446,6 +591,26 @@ def latent_arrays(latent: Mapping, data: Mapping) -> dict:
                 arrays[column] = data["obs"][column].astype(str).to_numpy(dtype=str)
         arrays["var_names"] = np.asarray(data["var_names"], dtype=str)
     return arrays
+
+
+def gather_replicates(inputs: Mapping, model_path, history_path, metrics_path, latent_path) -> pd.DataFrame:
+    """Join a run's replicates (each :func:`train_replicate`'s files, written by its own job) into
+    the run's files: one ``model.pt`` holding every replicate, the histories and metrics stacked
+    in replicate order, and replicate 0's latents. ``inputs`` has lists ``model``, ``history``,
+    ``metrics``, ``latent`` in replicate order. Returns the metrics."""
+    import shutil
+
+    from figureflow.io import atomic_output, read_table, write_table
+
+    saved = [torch.load(p, map_location="cpu", weights_only=False) for p in inputs["model"]]
+    with atomic_output(model_path) as tmp:
+        torch.save({"config": saved[0]["config"], "options": saved[0]["options"], "replicates": [s["replicates"][0] for s in saved]}, tmp)
+    write_table(pd.concat([read_table(p) for p in inputs["history"]], ignore_index=True), history_path)
+    metrics = pd.concat([read_table(p) for p in inputs["metrics"]], ignore_index=True)
+    write_table(metrics, metrics_path)
+    with atomic_output(latent_path) as tmp:
+        shutil.copyfile(inputs["latent"][0], tmp)
+    return metrics
 
 
 def save_model(path, models: list[VAE], options: Mapping) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_training_curves", "plot_image_traversal", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions"]
+__all__ = ["plot_training_curves", "plot_image_traversal", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note"]
 
 
 def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:
@@ -18,9 +18,9 @@ def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:
 
 
 @house_figure
-def plot_training_curves(history: pd.DataFrame, title: str | None = None):
+def plot_training_curves(history: pd.DataFrame, title: str | None = None, note: str | None = None):
     """Training and held-out loss per epoch (a line per replicate), and the KL term (with the
-    capacity target ``C`` when present).
+    capacity target ``C`` when present); ``note`` is written under the panels.
 
     Returns
     -------
@@ -40,13 +40,33 @@ def plot_training_curves(history: pd.DataFrame, title: str | None = None):
     ax_kl.set_xlabel("epoch")
     ax_kl.set_ylabel("KL(q(z|x) || p(z)) (nats)")
     ax_kl.legend(frameon=False)
+    _note(fig, note)
     return finish_figure(fig, title)
 
 
+def learned_nothing_note(metrics: pd.DataFrame, replicate: int = 0) -> str | None:
+    """The sentence a figure of ``replicate`` carries when it learned nothing (``metrics.tsv``'s
+    ``why``), or None."""
+    if "learned_nothing" not in metrics:
+        return None
+    row = metrics[metrics["replicate"] == replicate]
+    if row.empty or not bool(row["learned_nothing"].iloc[0]):
+        return None
+    return f"Replicate {replicate} learned nothing: {row['why'].iloc[0]}."
+
+
+def _note(fig, note: str | None):
+    if note:
+        fig.text(0.5, 0.0, note, ha="center", va="top", color="#b2182b", fontsize=7, wrap=True)
+
+
 @house_figure
-def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int, kl_per_dim: np.ndarray, title: str | None = None):
+def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int, kl_per_dim: np.ndarray, title: str | None = None,
+                         active_kl: float = 0.01, note: str | None = None):
     """Decoded images: a row per latent dimension (``traversal (d, steps, canvas^2)``), a column
-    per value; each row labelled with the dimension and its KL.
+    per value. Rows run from the largest KL to the prior to the smallest (active units first);
+    each is labelled with its dimension and KL, and a dimension at or below ``active_kl`` nats
+    with "inactive". ``note`` (e.g. :func:`learned_nothing_note`) is written under the panels.
 
     Returns
     -------
@@ -54,24 +74,27 @@ def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int,
     """
     d, steps, _ = traversal.shape
     fig, axes = plt.subplots(d, steps, figsize=(0.75 * steps + 0.8, 0.75 * d + 0.5), squeeze=False)
-    for j in range(d):
+    for row, j in enumerate(informative_dimensions(kl_per_dim, d)):
         for s in range(steps):
-            ax = axes[j, s]
+            ax = axes[row, s]
             ax.imshow(traversal[j, s].reshape(canvas, canvas), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if s == 0:
-                ax.set_ylabel(f"z{j + 1}\nKL {kl_per_dim[j]:.2f}", rotation=0, ha="right", va="center", fontsize=7)
-            if j == d - 1:
+                label = f"z{j + 1}\nKL {kl_per_dim[j]:.2f}" + ("" if kl_per_dim[j] > active_kl else "\ninactive")
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+            if row == d - 1:
                 ax.set_xlabel(f"{values[s]:+.1f}", fontsize=7)
+    _note(fig, note)
     return finish_figure(fig, title)
 
 
 @house_figure
-def plot_gene_traversal(traversal: np.ndarray, values: np.ndarray, kl_per_dim: np.ndarray, genes=None, n_genes: int = 30, n_dims: int = 4, title: str | None = None):
+def plot_gene_traversal(traversal: np.ndarray, values: np.ndarray, kl_per_dim: np.ndarray, genes=None, n_genes: int = 30, n_dims: int = 4,
+                        title: str | None = None, note: str | None = None):
     """For the ``n_dims`` most informative latent dimensions, a heatmap of the ``n_genes`` genes
     whose decoded log mean varies most along that dimension (rows) against the traversal values
-    (columns), centred per gene.
+    (columns), centred per gene; ``note`` is written under the panels.
 
     Returns
     -------
@@ -95,13 +118,14 @@ def plot_gene_traversal(traversal: np.ndarray, values: np.ndarray, kl_per_dim: n
         ax.set_yticks(range(len(top)), genes[top], fontsize=5)
         ax.set_xlabel(f"z{j + 1} (KL {kl_per_dim[j]:.2f})")
     fig.colorbar(image, ax=axes[0].tolist(), label="decoded log1p mean, centred", shrink=0.8)
+    _note(fig, note)
     return finish_figure(fig, title, tight=False)
 
 
 @house_figure
-def plot_latent_space(z: np.ndarray, colours: dict, kl_per_dim: np.ndarray, title: str | None = None):
+def plot_latent_space(z: np.ndarray, colours: dict, kl_per_dim: np.ndarray, title: str | None = None, note: str | None = None):
     """The two most informative latent dimensions, a panel per colouring: ``colours`` maps a name
-    to per-row values (numbers: a continuous scale; text: categories).
+    to per-row values (numbers: a continuous scale; text: categories); ``note`` is written under the panels.
 
     Returns
     -------
@@ -123,13 +147,18 @@ def plot_latent_space(z: np.ndarray, colours: dict, kl_per_dim: np.ndarray, titl
         ax.set_xlabel(f"z{a + 1}")
         ax.set_ylabel(f"z{b + 1}")
         ax.set_title(name, fontsize=8)
+    _note(fig, note)
     return finish_figure(fig, title)
 
 
+SCORE_LABELS = {"mig_dlib": "MIG (disentanglement_lib)", "mig_binned": "MIG (binned factors)", "sap": "SAP"}
+
+
 @house_figure
-def plot_comparison(scores: pd.DataFrame, metrics=("mig", "sap"), title: str | None = None):
+def plot_comparison(scores: pd.DataFrame, metrics=("mig_dlib", "mig_binned", "sap"), title: str | None = None):
     """Per simulation (rows) and metric (columns): each method's score per seed (points) and its
-    mean +- sd (bar and line), methods in table order.
+    mean +- sd (bar and line), methods in table order; a metric a simulation lacks (NaN: the
+    disentanglement_lib MIG needs factor classes) is written "n/a".
 
     Returns
     -------
@@ -144,12 +173,16 @@ def plot_comparison(scores: pd.DataFrame, metrics=("mig", "sap"), title: str | N
             ax = axes[i, k]
             for m, method in enumerate(methods):
                 values = rows.loc[rows["method"] == method, metric].to_numpy(dtype=float)
+                if np.isnan(values).all():
+                    ax.text(m, 0.0, "n/a", ha="center", va="bottom", fontsize=6)
+                    continue
                 mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
                 ax.bar(m, mean, color="0.85", width=0.7)
                 ax.errorbar(m, mean, yerr=sd, color="black", capsize=3, lw=1)
                 ax.plot(np.full(len(values), m) + np.linspace(-0.15, 0.15, len(values)), values, "o", color="C0", ms=3)
             ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right", fontsize=7)
-            ax.set_ylim(0, max(0.05, float(rows[metric].max()) * 1.15))
-            ax.set_ylabel(metric.upper())
-            ax.set_title(f"{data}: {metric.upper()} (mean +- sd)", fontsize=8)
+            top = float(rows[metric].max())
+            ax.set_ylim(0, max(0.05, top * 1.15) if np.isfinite(top) else 0.05)
+            ax.set_ylabel(SCORE_LABELS.get(metric, metric))
+            ax.set_title(f"{data}: {SCORE_LABELS.get(metric, metric)} (mean +- sd)", fontsize=8)
     return finish_figure(fig, title)

@@ -308,13 +308,23 @@ def vae_checkpoint(wildcards):
     return f"results/vae/{wildcards.run}/checkpoints/replicate_{wildcards.replicate}.pt"
 
 
+VAE_REPLICATE_FILES = {"model": "pt", "history": "tsv", "metrics": "tsv", "latent": "npz"}
+
+
+def vae_replicate_files(kind):
+    """The function of the wildcards that lists every seed replicate's ``kind`` file of a run."""
+
+    def files(wildcards):
+        replicates = range(config["vae"]["runs"][wildcards.run]["replicates"])
+        pattern = f"results/vae/{{run}}/replicate_{{replicate}}/{kind}.{VAE_REPLICATE_FILES[kind]}"
+        return expand(pattern, run=wildcards.run, replicate=replicates)
+
+    return files
+
+
 def vae_replicate_outputs(wildcards):
-    """Every seed replicate's outputs of a run, by kind (rule vae_gather)."""
-    replicates = range(config["vae"]["runs"][wildcards.run]["replicates"])
-    outputs = {
-        kind: expand(f"results/vae/{{run}}/replicate_{{replicate}}/{kind}.{ext}", run=wildcards.run, replicate=replicates)
-        for kind, ext in (("model", "pt"), ("history", "tsv"), ("metrics", "tsv"), ("latent", "npz"))
-    }
+    """Every seed replicate's outputs of a run, by kind, and the run's data (rule vae_gather)."""
+    outputs = {kind: vae_replicate_files(kind)(wildcards) for kind in VAE_REPLICATE_FILES}
     return {**outputs, "data": vae_run_data(wildcards)}
 
 

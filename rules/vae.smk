@@ -136,6 +136,7 @@ rule plot_vae_run:
         history="results/vae/{run}/history.tsv",
         metrics="results/vae/{run}/metrics.tsv",
         latent="results/vae/{run}/latent.npz",
+        replicates=vae_replicate_files("latent"),
     output:
         **figure(
             "results/figures/vae/{run}.training",

@@ -6,9 +6,11 @@ import pandas as pd
 
 from figureflow.plotting.vae import (
     informative_dimensions,
+    learned_nothing_note,
     plot_comparison,
     plot_gene_traversal,
     plot_image_traversal,
+    plot_image_traversals,
     plot_latent_space,
     plot_training_curves,
 )
@@ -28,12 +30,41 @@ def test_training_curves_draw_each_replicate_and_the_capacity_target():
     plt.close(fig)
 
 
-def test_image_traversal_shows_every_decoded_image_in_its_cell():
+def test_image_traversal_draws_active_units_first_and_marks_the_inactive():
     traversal = np.random.default_rng(0).uniform(size=(3, 5, 16))
-    fig = plot_image_traversal(traversal, np.linspace(-2, 2, 5), 4, np.array([0.1, 2.0, 0.0]))
+    fig = plot_image_traversal(traversal, np.linspace(-2, 2, 5), 4, np.array([0.1, 2.0, 0.005]))
     assert len(fig.axes) == 15
-    np.testing.assert_array_equal(fig.axes[5 + 2].images[0].get_array(), traversal[1, 2].reshape(4, 4))  # row z2, column 3
-    assert fig.axes[5].get_ylabel() == "z2\nKL 2.00" and fig.axes[14].get_xlabel() == "+2.0"
+    # rows by KL: z2 (2.0), z1 (0.1), z3 (0.005, at or below 0.01 nats: inactive)
+    np.testing.assert_array_equal(fig.axes[2].images[0].get_array(), traversal[1, 2].reshape(4, 4))  # first row is z2, column 3
+    np.testing.assert_array_equal(fig.axes[5 + 4].images[0].get_array(), traversal[0, 4].reshape(4, 4))
+    assert [fig.axes[5 * r].get_ylabel() for r in range(3)] == ["z2\nKL 2.00", "z1\nKL 0.10", "z3\nKL 0.01\ninactive"]
+    assert fig.axes[14].get_xlabel() == "+2.0" and not fig.texts
+    plt.close(fig)
+
+
+def test_replicates_side_by_side_each_in_its_own_kl_order():
+    rng = np.random.default_rng(1)
+    traversals = [rng.uniform(size=(2, 3, 4)), rng.uniform(size=(2, 3, 4))]
+    fig = plot_image_traversals(traversals, np.linspace(-1, 1, 3), 2, [np.array([1.0, 0.5]), np.array([0.2, 3.0])], ["replicate 0", "replicate 1"])
+    assert len(fig.axes) == 2 * 7  # 2 rows x (3 + gap + 3) columns
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), traversals[0][0, 0].reshape(2, 2))  # replicate 0 starts with z1
+    np.testing.assert_array_equal(fig.axes[4].images[0].get_array(), traversals[1][1, 0].reshape(2, 2))  # replicate 1 with z2
+    assert fig.axes[3].axison is False and not fig.axes[3].images
+    assert [fig.axes[1].get_title(), fig.axes[5].get_title()] == ["replicate 0", "replicate 1"]
+    plt.close(fig)
+
+
+def test_a_replicate_that_learned_nothing_carries_the_sentence_under_its_figures():
+    metrics = pd.DataFrame({"replicate": [0, 1], "learned_nothing": [True, False],
+                            "why": ["no active latent unit (held-out KL above 0.01 nats)", np.nan]})
+    note = learned_nothing_note(metrics, 0)
+    assert note == "Replicate 0 learned nothing: no active latent unit (held-out KL above 0.01 nats)."
+    assert learned_nothing_note(metrics, 1) is None and learned_nothing_note(metrics.drop(columns="learned_nothing")) is None
+    fig = plot_image_traversal(np.zeros((2, 3, 4)), np.linspace(-1, 1, 3), 2, np.zeros(2), note=note)
+    assert [t.get_text() for t in fig.texts] == [note]
+    plt.close(fig)
+    fig = plot_training_curves(pd.DataFrame({"replicate": [0], "epoch": [1], "train_loss": [1.0], "held_out_loss": [1.0], "kl": [0.0]}), note=note)
+    assert note in [t.get_text() for t in fig.texts]
     plt.close(fig)
 
 
@@ -64,13 +95,18 @@ def test_latent_space_uses_the_two_most_informative_dimensions_and_each_colourin
 def test_comparison_draws_each_method_mean_sd_and_seed():
     scores = pd.DataFrame({
         "data": ["s"] * 5, "method": ["vae", "vae", "vae", "pca", "fastica"], "replicate": [0, 1, 2, 0, 0],
-        "mig": [0.1, 0.2, 0.3, 0.05, 0.4], "sap": [0.2, 0.2, 0.2, 0.1, 0.3],
+        "mig_dlib": [0.3, 0.2, 0.1, 0.01, 0.2], "mig_binned": [0.1, 0.2, 0.3, 0.05, 0.4], "sap": [0.2, 0.2, 0.2, 0.1, 0.3],
     })
     fig = plot_comparison(scores)
-    mig_ax = fig.axes[0]
+    dlib_ax, mig_ax = fig.axes[0], fig.axes[1]
     np.testing.assert_allclose([p.get_height() for p in mig_ax.patches], [0.2, 0.05, 0.4])
+    np.testing.assert_allclose([p.get_height() for p in dlib_ax.patches], [0.2, 0.01, 0.2])
     assert [t.get_text() for t in mig_ax.get_xticklabels()] == ["vae", "pca", "fastica"]
     points = [line for line in mig_ax.lines if line.get_marker() == "o"]
     np.testing.assert_allclose(points[0].get_ydata(), [0.1, 0.2, 0.3])
-    assert mig_ax.get_title() == "s: MIG (mean +- sd)"
+    assert mig_ax.get_title() == "s: MIG (binned factors) (mean +- sd)" and dlib_ax.get_title() == "s: MIG (disentanglement_lib) (mean +- sd)"
+    plt.close(fig)
+    # data without factor classes: that MIG is "n/a", not a bar at 0
+    fig = plot_comparison(scores.assign(mig_dlib=np.nan))
+    assert not fig.axes[0].patches and [t.get_text() for t in fig.axes[0].texts] == ["n/a"] * 3
     plt.close(fig)

@@ -41,8 +41,8 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
-        ("vae_simulate", 2), ("vae_train", 10), ("vae_train_dataset", 1), ("vae_baselines", 2), ("vae_comparison", 1),
-        ("plot_vae_run", 11), ("plot_vae_comparison", 1), ("cnf_train", 3), ("plot_cnf_run", 3),
+        ("vae_simulate", 2), ("vae_train", 22), ("vae_gather", 8), ("vae_gather_dataset", 1), ("vae_baselines", 2),
+        ("vae_comparison", 1), ("plot_vae_run", 9), ("plot_vae_comparison", 1), ("cnf_train", 3), ("plot_cnf_run", 3),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
@@ -76,11 +76,25 @@ def test_vae_runs_score_every_seed_and_the_decoder_is_a_jacobian_map(runs):
 
     workdir = runs["1"]
     metrics = pd.read_csv(workdir / "results/vae/tiny_beta/metrics.tsv", sep="\t")
-    assert metrics["replicate"].tolist() == [0, 1] and metrics[["mig", "sap"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert metrics["replicate"].tolist() == [0, 1] and metrics[["mig_binned", "sap"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert metrics["mig_dlib"].isna().all()  # continuous factors: no classes to score as disentanglement_lib does
+    # each replicate was its own job; the run's tables are theirs stacked
+    for r in (0, 1):
+        own = pd.read_csv(workdir / f"results/vae/tiny_beta/replicate_{r}/metrics.tsv", sep="\t")
+        pd.testing.assert_frame_equal(own, metrics.iloc[[r]].reset_index(drop=True))
+        assert "done in" in (workdir / f"logs/vae_train/tiny_beta/replicate_{r}.log").read_text()
     saved = torch.load(workdir / "results/vae/tiny_beta/model.pt", weights_only=False)
     assert len(saved["replicates"]) == 2 and saved["options"]["beta"] == 4
+    own = torch.load(workdir / "results/vae/tiny_beta/replicate_1/model.pt", weights_only=False)
+    assert all(torch.equal(own["replicates"][0][k], v) for k, v in saved["replicates"][1].items())
     scores = pd.read_csv(workdir / "results/vae/scores.tsv", sep="\t")
-    assert scores["method"].tolist() == ["tiny_beta", "tiny_beta", "pca", "fastica", "fastica"]
+    assert scores["method"].tolist() == ["tiny_beta", "tiny_sprites_tc", "pca", "fastica", "fastica", "pca", "fastica", "fastica"]
+    # sprites: dSprites' classes give the disentanglement_lib MIG; the flags and the kept epoch are recorded
+    sprites = pd.read_csv(workdir / "results/vae/tiny_sprites_tc/metrics.tsv", sep="\t")
+    assert sprites["mig_dlib"].between(0, 1).all() and sprites["keep"].tolist() == ["best"]
+    assert sprites["active_units"].between(0, 4).all() and sprites["traversal_contrast"].between(0, 1).all()
+    plot_log = (workdir / "logs/plot_vae_run/tiny_sprites_tc.log").read_text()
+    assert ("learned nothing" in plot_log) == bool(sprites["learned_nothing"].iloc[0])
     atlas = ad.read_h5ad(workdir / "results/vae/tiny_atlas/latent.h5ad")
     processed = ad.read_h5ad(workdir / "results/processed/tiny_sim.h5ad")
     assert atlas.obsm["X_vae"].shape == (processed.n_obs, 2) and list(atlas.obs_names) == list(processed.obs_names)
@@ -584,5 +598,6 @@ def test_a_diverged_training_stops_the_job_with_a_sentence_and_writes_nothing(tm
     assert result.returncode != 0
     assert re.search(r"figureflow: error in rule vae_train: VAE run wild_vae, replicate 0: training diverged at epoch 1 .*lower learning_rate \(now 10\)", out), out[-4000:]
     assert re.search(r"figureflow: error in rule cnf_train: CNF run wild_cnf: training diverged at epoch \d+ .*lower learning_rate \(now 500\)", out), out[-4000:]
-    for run in ("vae/wild_vae", "cnf/wild_cnf"):
-        assert not (tmp_path / "results" / run).exists() or not any((tmp_path / "results" / run).rglob("*")), list((tmp_path / "results" / run).rglob("*"))
+    for run in ("vae/wild_vae", "cnf/wild_cnf"):  # no file: no model, metrics or checkpoint of either replicate
+        files = [p for p in (tmp_path / "results" / run).rglob("*") if p.is_file()]
+        assert not files, files

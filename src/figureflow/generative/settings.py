@@ -63,7 +63,10 @@ def sprites_shape(spec: Mapping, key: str = "vae.simulations") -> tuple[int, int
     from figureflow.generative.known_factors import DSPRITES_FILE_KEYS, DSPRITES_LATENTS, npz_shapes
     from figureflow.io import InputError, describe
 
-    shapes = npz_shapes(spec["npz"])
+    try:
+        shapes = npz_shapes(spec["npz"])
+    except InputError as error:
+        raise InputError(f"config key {key}.npz: {error}") from None
     missing = [k for k in DSPRITES_FILE_KEYS if k not in shapes]
     if missing:
         raise InputError(f"config key {key}.npz: file '{spec['npz']}' lacks the keys {', '.join(missing)} of dSprites' layout "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_training_curves", "plot_image_traversal", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note"]
+__all__ = ["plot_training_curves", "plot_image_traversal", "plot_image_traversals", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note"]
 
 
 def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:
@@ -60,6 +60,21 @@ def _note(fig, note: str | None):
         fig.text(0.5, 0.0, note, ha="center", va="top", color="#b2182b", fontsize=7, wrap=True)
 
 
+def _traversal_block(axes, traversal: np.ndarray, values: np.ndarray, canvas: int, kl_per_dim: np.ndarray, active_kl: float) -> None:
+    d, steps, _ = traversal.shape
+    for row, j in enumerate(informative_dimensions(kl_per_dim, d)):
+        for s in range(steps):
+            ax = axes[row, s]
+            ax.imshow(traversal[j, s].reshape(canvas, canvas), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if s == 0:
+                label = f"z{j + 1}\nKL {kl_per_dim[j]:.2f}" + ("" if kl_per_dim[j] > active_kl else "\ninactive")
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+            if row == d - 1:
+                ax.set_xlabel(f"{values[s]:+.1f}", fontsize=7)
+
+
 @house_figure
 def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int, kl_per_dim: np.ndarray, title: str | None = None,
                          active_kl: float = 0.01, note: str | None = None):
@@ -72,20 +87,36 @@ def plot_image_traversal(traversal: np.ndarray, values: np.ndarray, canvas: int,
     -------
     matplotlib.figure.Figure
     """
-    d, steps, _ = traversal.shape
-    fig, axes = plt.subplots(d, steps, figsize=(0.75 * steps + 0.8, 0.75 * d + 0.5), squeeze=False)
-    for row, j in enumerate(informative_dimensions(kl_per_dim, d)):
-        for s in range(steps):
-            ax = axes[row, s]
-            ax.imshow(traversal[j, s].reshape(canvas, canvas), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if s == 0:
-                label = f"z{j + 1}\nKL {kl_per_dim[j]:.2f}" + ("" if kl_per_dim[j] > active_kl else "\ninactive")
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
-            if row == d - 1:
-                ax.set_xlabel(f"{values[s]:+.1f}", fontsize=7)
-    _note(fig, note)
+    return plot_image_traversals([traversal], values, canvas, [kl_per_dim], None, title, active_kl, [note])
+
+
+@house_figure
+def plot_image_traversals(traversals, values: np.ndarray, canvas: int, kl_per_dims, labels=None, title: str | None = None,
+                          active_kl: float = 0.01, notes=None):
+    """:func:`plot_image_traversal` for several replicates side by side: a block of columns per
+    replicate (``traversals[r] (d, steps, canvas^2)``, ``kl_per_dims[r]``), each block's rows in
+    its own KL order and headed by ``labels[r]``. ``notes`` (one per replicate, or None) are
+    written under the panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    blocks = len(traversals)
+    d, steps, _ = np.asarray(traversals[0]).shape
+    columns = blocks * steps + (blocks - 1)  # a narrow gap between blocks
+    widths = ([1.0] * steps + [0.9]) * (blocks - 1) + [1.0] * steps
+    fig, axes = plt.subplots(d, columns, figsize=(0.75 * (blocks * steps + 0.9 * (blocks - 1)) + 0.8, 0.75 * d + 0.6),
+                             squeeze=False, gridspec_kw={"width_ratios": widths})
+    for b in range(blocks):
+        start = b * (steps + 1)
+        _traversal_block(axes[:, start : start + steps], np.asarray(traversals[b]), values, canvas, np.asarray(kl_per_dims[b]), active_kl)
+        if labels is not None:
+            axes[0, start + steps // 2].set_title(labels[b], fontsize=8)
+        if b < blocks - 1:
+            for ax in axes[:, start + steps]:
+                ax.axis("off")
+    _note(fig, " ".join(n for n in (notes or []) if n) or None)
     return finish_figure(fig, title)
 
 

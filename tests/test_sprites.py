@@ -29,6 +29,7 @@ from figureflow.generative.vae import (
     learned_nothing,
     train_replicate,
     train_vae,
+    traversal_base,
     traversal_contrast,
 )
 from figureflow.io import InputError
@@ -238,6 +239,19 @@ def test_the_best_constant_image_scores_the_pixel_entropy():
     assert constant_reconstruction(g[:4000], g[4000:], "gaussian") == pytest.approx(gauss, rel=1e-12)
 
 
+def test_traversals_start_from_the_held_out_code_nearest_the_median():
+    # codes on a ring: the median (the centre) is where no image lies; the base is a real held-out code
+    angle = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    z = np.column_stack([np.cos(angle), np.sin(angle), np.zeros(40)])
+    held = np.arange(0, 40, 3)
+    base = traversal_base(z, held)
+    assert base in held
+    distances = np.linalg.norm(z[held] - np.median(z, axis=0), axis=1)
+    assert np.linalg.norm(z[base] - np.median(z, axis=0)) == distances.min()
+    z[7] = np.median(z, axis=0)  # a training row at the median itself is not taken: the base is held out
+    assert traversal_base(z, held) in held and np.linalg.norm(z[base]) == pytest.approx(1.0)
+
+
 def test_no_active_unit_or_a_constant_reconstruction_is_learned_nothing():
     assert learned_nothing(3, 30.0, 148.0) == ""
     assert learned_nothing(0, 30.0, 148.0) == f"no active latent unit (held-out KL above {ACTIVE_UNIT_KL} nats)"
@@ -262,6 +276,7 @@ def test_a_collapsed_replicate_is_flagged_in_its_metrics_and_log(tiny_sprites, c
     assert (out["latent"]["kl_per_dim"] <= ACTIVE_UNIT_KL).all()
     assert "collapsed replicate 0 learned nothing: no active latent unit" in caplog.text
     assert {"mig_dlib", "mig_binned", "sap", "traversal_contrast", "keep", "kept_epoch"} <= set(out["metrics"])
+    assert int(out["latent"]["traversal_row"]) in set(np.flatnonzero(np.ones(640)))  # a row of the data
     # counts driven by 2 factors: a plain VAE with 3 latents uses 2 of them and beats the best
     # constant (each cell's library times the pooled gene proportions)
     counts = simulate_expression(np.random.default_rng(3), n_cells=1000, n_genes=30, n_factors=2)

@@ -73,6 +73,7 @@ __all__ = [
     "constant_reconstruction",
     "learned_nothing",
     "traversal_contrast",
+    "traversal_base",
     "ACTIVE_UNIT_KL",
     "keep_rule",
     "held_out_terms",
@@ -500,6 +501,16 @@ def constant_reconstruction(x_train: np.ndarray, x_held: np.ndarray, likelihood:
     return float(-nb_log_likelihood(xh, xh.sum(dim=1, keepdim=True) * proportions, theta).mean())
 
 
+def traversal_base(z: np.ndarray, held_rows: np.ndarray) -> int:
+    """The row whose posterior mean the traversals start from: the held-out row nearest (in
+    Euclidean distance) the median latent. A real image's code, not the median itself: where a
+    factor is spread around a ring or over clusters, the median of each dimension can fall where
+    no image lies, and the decoder draws an empty canvas there."""
+    held = np.asarray(held_rows)
+    distance = ((z[held] - np.median(z, axis=0)) ** 2).sum(axis=1)
+    return int(held[np.argmin(distance)])
+
+
 def traversal_contrast(traversal: np.ndarray) -> float:
     """The median over decoded images (``traversal (d, steps, pixels)``) of the difference
     between an image's brightest and darkest pixel: near 1 when the traversal draws objects, near
@@ -541,7 +552,8 @@ def train_replicate(
     ``active_units``, ``learned_nothing`` and ``why`` (the reason, or empty), then ``mig_dlib``, ``mig_binned`` and ``sap`` when
     factors are known, ``decoder_volume``, and ``traversal_contrast`` for images
     (:func:`traversal_contrast`)), ``"latent"`` (``z``, ``kl_per_dim`` on held-out rows,
-    ``traversal (d, steps, D)`` around the median latent, ``traversal_values``)``}``.
+    ``traversal (d, steps, D)`` around the code of row ``traversal_row`` (:func:`traversal_base`),
+    ``traversal_values``)``}``.
 
     A replicate that learned nothing (:func:`learned_nothing`) is logged as a warning and says why
     in its ``learned_nothing`` and ``why`` columns.
@@ -571,7 +583,8 @@ def train_replicate(
             log.warning("%s replicate %d learned nothing: %s", run, replicate, why)
     history.insert(0, "replicate", replicate)
     values = np.linspace(-traversal_extent, traversal_extent, traversal_steps)
-    latent = {"z": z, "kl_per_dim": kl, "traversal": traverse(model, np.median(z, axis=0), values), "traversal_values": values}
+    base = traversal_base(z, info["held_rows"])
+    latent = {"z": z, "kl_per_dim": kl, "traversal": traverse(model, z[base], values), "traversal_values": values, "traversal_row": np.array(base)}
     if options["likelihood"] == "bernoulli":
         row["traversal_contrast"] = traversal_contrast(latent["traversal"])
     return {"model": model, "history": history, "metrics": pd.DataFrame([row]), "latent": latent}

@@ -68,6 +68,10 @@ def _traversal_block(axes, traversal: np.ndarray, values: np.ndarray, canvas: in
             ax.imshow(traversal[j, s].reshape(canvas, canvas), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
+            for spine in ax.spines.values():  # the canvas' whole border, so that position reads off each image
+                spine.set_visible(True)
+                spine.set_color("0.6")
+                spine.set_linewidth(0.5)
             if s == 0:
                 label = f"z{j + 1}\nKL {kl_per_dim[j]:.2f}" + ("" if kl_per_dim[j] > active_kl else "\ninactive")
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)

@@ -15,7 +15,7 @@ with job(snakemake) as log:
     for simulation, path in zip(snakemake.params.simulations, snakemake.input.baselines):
         frames.append(read_table(path).assign(data=simulation))
     scores = pd.concat(frames, ignore_index=True)
-    extra = ("active_units", "learned_nothing", "held_out_elbo", "held_out_reconstruction", "constant_reconstruction", "decoder_volume")
+    extra = ("active_units", "learned_nothing", "held_out_elbo", "held_out_reconstruction", "constant_reconstruction", "decoder_volume", "note")
     scores = scores[["data", "method", "replicate", *SCORES] + [c for c in extra if c in scores]]
     write_table(scores, snakemake.output.scores)
     summary = summarize_scores(scores)

@@ -133,8 +133,11 @@ EXPECTED_TABLES = [
     "results/sweeps/tiny_grid/summary.tsv",
     *[f"results/sweeps/tiny_grid/chunks/{c}.tsv" for c in range(3)],
     "results/jacobian/tiny_decoder/estimates.tsv",
-    *[f"results/vae/{run}/{table}.tsv" for run in ("tiny_beta", "tiny_atlas") for table in ("history", "metrics")],
+    *[f"results/vae/{run}/{table}.tsv" for run in ("tiny_beta", "tiny_atlas", "tiny_sprites_tc") for table in ("history", "metrics")],
+    *[f"results/vae/{run}/replicate_{r}/{table}.tsv" for run, replicates in (("tiny_beta", 2), ("tiny_atlas", 1), ("tiny_sprites_tc", 1))
+      for r in range(replicates) for table in ("history", "metrics")],
     "results/vae/baselines/tiny_expr.tsv",
+    "results/vae/baselines/tiny_sprites.tsv",
     "results/vae/scores.tsv",
     "results/vae/comparison.tsv",
     "results/jacobian/tiny_flow/estimates.tsv",

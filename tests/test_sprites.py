@@ -286,3 +286,15 @@ def test_a_collapsed_replicate_is_flagged_in_its_metrics_and_log(tiny_sprites, c
     row = learned["metrics"].iloc[0]
     assert row["active_units"] == int((learned["latent"]["kl_per_dim"] > ACTIVE_UNIT_KL).sum()) == 2
     assert not row["learned_nothing"] and row["held_out_reconstruction"] < row["constant_reconstruction"] - 5
+
+
+def test_a_baseline_that_fails_is_reported_not_raised():
+    from figureflow.generative.disentanglement import baseline_scores
+
+    sprites = draw_sprites(np.random.default_rng(0), 300, 16)
+    data = {"x": sprites["images"].reshape(300, 256), **{k: v for k, v in sprites.items() if k != "images"}}
+    table = baseline_scores(data, ["pca", "fastica"], 1, [1], n_components=4)
+    pca, fastica = table.iloc[0], table.iloc[1]
+    assert np.isfinite(pca[["mig_dlib", "mig_binned", "sap"]].astype(float)).all() and pca["note"] == ""
+    # FastICA's unmixing of 300 sparse 16 x 16 images ends in a zero-variance source: NaN and the reason
+    assert np.isnan(fastica[["mig_dlib", "mig_binned", "sap"]].astype(float)).all() and fastica["note"].startswith("fastica failed: ")

@@ -159,17 +159,29 @@ def baseline_scores(data, methods, replicates: int, seeds, counts: bool = False,
     ``factor_classes`` where known); ``x`` is scored as ``log1p(x)`` when ``counts``. FastICA runs
     ``replicates`` times with ``random_state=seeds[r]``, PCA (deterministic) once; ``mig_dlib``'s
     rows are drawn from ``seeds[r]``. Columns ``method``, ``replicate``, ``mig_dlib``,
-    ``mig_binned``, ``sap``.
+    ``mig_binned``, ``sap``, ``note``: a baseline that fails (FastICA's unmixing can end in a
+    source of zero variance on small sparse data) gets NaN scores and the reason, not a crash.
     """
     import pandas as pd
+
+    import warnings
 
     x = np.log1p(data["x"]) if counts else np.asarray(data["x"], dtype=np.float32)
     rows = []
     for method in methods:
         for r in range(replicates if method == "fastica" else 1):
-            z = baseline_latents(x, method, n_components, int(seeds[r]))
-            rows.append({"method": method, "replicate": r, **disentanglement_scores(z, data, np.random.default_rng(int(seeds[r])))})
-    return pd.DataFrame(rows, columns=["method", "replicate", *SCORES])
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a failed unmixing is reported in the table instead
+                    z = baseline_latents(x, method, n_components, int(seeds[r]))
+                failed = None if np.isfinite(z).all() else "non-finite latents"
+            except (ValueError, np.linalg.LinAlgError) as error:
+                failed = str(error)
+            if failed:  # e.g. FastICA on a few hundred sparse binary images: a source of zero variance
+                rows.append({"method": method, "replicate": r, **dict.fromkeys(SCORES, np.nan), "note": f"{method} failed: {failed}"})
+                continue
+            rows.append({"method": method, "replicate": r, **disentanglement_scores(z, data, np.random.default_rng(int(seeds[r]))), "note": ""})
+    return pd.DataFrame(rows, columns=["method", "replicate", *SCORES, "note"])
 
 
 def summarize_scores(scores):

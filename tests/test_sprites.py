@@ -276,7 +276,6 @@ def test_a_collapsed_replicate_is_flagged_in_its_metrics_and_log(tiny_sprites, c
     assert (out["latent"]["kl_per_dim"] <= ACTIVE_UNIT_KL).all()
     assert "collapsed replicate 0 learned nothing: no active latent unit" in caplog.text
     assert {"mig_dlib", "mig_binned", "sap", "traversal_contrast", "keep", "kept_epoch"} <= set(out["metrics"])
-    assert int(out["latent"]["traversal_row"]) in set(np.flatnonzero(np.ones(640)))  # a row of the data
     # counts driven by 2 factors: a plain VAE with 3 latents uses 2 of them and beats the best
     # constant (each cell's library times the pooled gene proportions)
     counts = simulate_expression(np.random.default_rng(3), n_cells=1000, n_genes=30, n_factors=2)

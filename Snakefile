@@ -24,6 +24,7 @@ wildcard_constraints:
     chunk="[0-9]+",
     run=NAME_PATTERN,
     simulation=NAME_PATTERN,
+    method=NAME_PATTERN,
 
 
 
@@ -47,6 +48,7 @@ include: "rules/aging.smk"
 include: "rules/sweeps.smk"
 include: "rules/vae.smk"
 include: "rules/cnf.smk"
+include: "rules/paper.smk"
 
 
 rule all:

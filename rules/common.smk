@@ -466,6 +466,55 @@ def cnf_targets():
     return targets
 
 
+# ---------------------------------------------------------------- the paper
+
+
+def paper_provenance_record(wildcards=None):
+    """What made the paper figures (figureflow.provenance): this workflow's commit, the effective config's digest."""
+    from figureflow.provenance import git_commit, provenance
+
+    return provenance(config, git_commit(workflow.basedir))
+
+
+def paper_figure_options(wildcards):
+    """The method's paper options (figureflow.paper.paper_options), as checked before any job."""
+    return FACTS["paper"][wildcards.method]
+
+
+def paper_inputs(wildcards):
+    """The tables a method's paper figure is drawn from (named as its paper_figure reads them)."""
+    options = FACTS["paper"][wildcards.method]
+    if wildcards.method == "jacobian":
+        return {
+            "estimates": expand("results/jacobian/{map}/estimates.tsv", map=options["maps"]),
+            "grids": expand("results/jacobian/{map}/grid.npz", map=options["maps"]),
+        }
+    if wildcards.method == "signal_flow":
+        return {
+            "nodes": expand("results/signal_flow/{graph}/nodes.tsv", graph=options["graphs"]),
+            "summaries": expand("results/signal_flow/{graph}/summary.tsv", graph=options["graphs"]),
+            "adjacency": expand("results/graphs/{graph}.npz", graph=options["graphs"]),
+        }
+    if wildcards.method == "sweeps":
+        return {
+            "replicates": expand("results/sweeps/{sweep}/replicates.tsv", sweep=options["sweeps"]),
+            "summaries": expand("results/sweeps/{sweep}/summary.tsv", sweep=options["sweeps"]),
+        }
+    raise ValueError(f"paper figure {wildcards.method}: no inputs declared")
+
+
+def paper_targets():
+    methods = list(FACTS["paper"])
+    return (
+        expand("results/paper/figure_{method}.{ext}", method=methods, ext=["pdf", "png", "md", "legend.html"])
+        + expand("results/paper/source_data/figure_{method}.xlsx", method=methods)
+        + ["results/paper/provenance.json"]
+    )
+
+
 def all_targets():
     """The final targets of the workflow; each method adds its own here."""
-    return data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets() + vae_targets() + cnf_targets()
+    return (
+        data_targets() + signal_flow_targets() + jacobian_targets() + aging_targets() + sweep_targets() + vae_targets() + cnf_targets()
+        + paper_targets()
+    )

@@ -6,11 +6,10 @@ import scipy.sparse as sp
 
 from figureflow.io import node_groups, read_nodes
 from figureflow.plotting.data import plot_adjacency
-from figureflow.plotting.signal_flow import plot_values_by_group
+from figureflow.plotting.signal_flow import order_by_z, plot_values_by_group
 from figureflow.plotting.style import save_figure
 from figureflow.runtime import job, wildcards_dict
 from figureflow.seeding import generator
-from figureflow.signal_flow import order_by_z
 
 with job(snakemake) as log:
     nodes = read_nodes(snakemake.input.nodes)

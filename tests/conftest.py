@@ -173,3 +173,44 @@ def user_maps(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "tests" / "data"))
     yield
     sys.modules.pop("user_maps", None)
+
+
+def _pdf_string(data: bytes, start: int) -> str:
+    """The PDF literal string whose ``(`` is at ``start``, unescaped."""
+    out, depth, i = bytearray(), 0, start
+    escapes = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("f"): b"\f"}
+    while True:
+        c = data[i]
+        if c == ord("\\"):
+            nxt = data[i + 1]
+            out += escapes.get(nxt, bytes([nxt]))
+            i += 2
+            continue
+        if c == ord("("):
+            depth += 1
+            if depth > 1:
+                out.append(c)
+        elif c == ord(")"):
+            depth -= 1
+            if depth == 0:
+                return out.decode("latin-1")
+            out.append(c)
+        else:
+            out.append(c)
+        i += 1
+
+
+def pdf_facts(path) -> dict:
+    """What a journal checks in a PDF, read from its bytes (matplotlib writes the page and font
+    dictionaries uncompressed): ``width_mm``, ``height_mm`` (the first page's MediaBox), the font
+    ``subtypes``, and the Info strings ``Title``, ``Subject``, ``Keywords``."""
+    import re
+
+    data = Path(path).read_bytes()
+    box = [float(v) for v in re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", data).groups()]
+    facts = {"width_mm": (box[2] - box[0]) / 72 * 25.4, "height_mm": (box[3] - box[1]) / 72 * 25.4,
+             "subtypes": {m.decode() for m in re.findall(rb"/Subtype\s*/(\w+)", data)}}
+    for key in ("Title", "Subject", "Keywords"):
+        m = re.search(rb"/" + key.encode() + rb"\s*\(", data)
+        facts[key] = _pdf_string(data, m.end() - 1) if m else None
+    return facts

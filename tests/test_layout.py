@@ -208,7 +208,7 @@ def test_every_plot_function_is_called_by_a_unit_test():
 
 
 def test_methods_import_only_the_shared_modules_never_each_other():
-    shared = {"figureflow.io", "figureflow.seeding", "figureflow.threads", "figureflow.parallel"}
+    shared = {"figureflow.io", "figureflow.seeding", "figureflow.threads", "figureflow.parallel", "figureflow.provenance"}
     methods = {"figureflow.data", "figureflow.signal_flow", "figureflow.jacobian", "figureflow.aging", "figureflow.sweeps", "figureflow.generative", "figureflow.plotting"}
     packages = package_graph(GRAPH)
     assert methods <= set(packages)

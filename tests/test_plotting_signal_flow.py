@@ -71,3 +71,11 @@ def test_group_means_are_drawn_with_their_spread_and_fitted_slope():
     np.testing.assert_allclose(np.diff(reference.get_ydata()), -1.0)
     assert ax.get_xlabel() == "block" and ax.get_ylabel() == "mean signal flow z" and ax.get_title() == "chain"
     plt.close(fig)
+
+
+def test_order_by_z_puts_sources_first_ties_by_index_and_isolated_last():
+    from figureflow.plotting.signal_flow import order_by_z
+
+    z = np.array([0.0, np.nan, 2.0, 0.0, -1.0, np.nan])
+    assert order_by_z(z).tolist() == [2, 0, 3, 4, 1, 5]
+

@@ -269,10 +269,3 @@ def test_output_tables_have_the_documented_columns():
         "n_nodes", "n_edges", "n_components", "solver", "iterations", "residual", "seconds", "trophic_incoherence", "downhill_fraction",
     ]
     assert summary["n_edges"].iloc[0] == 400 and summary["solver"].iloc[0] == "pinv"
-
-
-def test_order_by_z_puts_sources_first_ties_by_index_and_isolated_last():
-    from figureflow.signal_flow import order_by_z
-
-    z = np.array([0.0, np.nan, 2.0, 0.0, -1.0, np.nan])
-    assert order_by_z(z).tolist() == [2, 0, 3, 4, 1, 5]

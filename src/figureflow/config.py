@@ -219,7 +219,8 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".", devices_here: b
     * ``aging``: :func:`figureflow.aging.check_config` (its datasets exist and know young and old);
     * ``sweeps``: :func:`figureflow.sweeps.check_config` (experiments and their parameters exist);
     * ``vae``: :func:`figureflow.generative.settings.check_config` (runs' data exist and suit their likelihood);
-    * ``cnf``: :func:`figureflow.generative.settings.check_cnf_config` (toys and datasets exist, solver settings fit).
+    * ``cnf``: :func:`figureflow.generative.settings.check_cnf_config` (toys and datasets exist, solver settings fit);
+    * ``paper``: :func:`figureflow.paper.check_config` (what the panels name exists).
 
     Relative paths are taken from ``base``. Problems that do not stop the run are issued as
     :class:`~figureflow.io.InputWarning`. Returns what the checks learnt, per section:
@@ -231,7 +232,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".", devices_here: b
     InputError
         The first problem found, naming the file, the key, what was expected and what was found.
     """
-    from figureflow import aging, maps, signal_flow, sweeps
+    from figureflow import aging, maps, paper, signal_flow, sweeps
     from figureflow.generative import settings as vae  # the VAE's and the CNF's checks
     from figureflow.data import checks as data
 
@@ -242,6 +243,7 @@ def check_inputs(config: Mapping, base: str | os.PathLike = ".", devices_here: b
     facts["sweeps"] = sweeps.check_config(config)
     facts["vae"] = vae.check_config(config, facts["data"], devices_here)
     facts["cnf"] = vae.check_cnf_config(config, facts["data"], devices_here)
+    facts["paper"] = paper.check_config(config, facts)
     return facts
 
 

@@ -60,7 +60,6 @@ __all__ = [
     "dense_memory_gb",
     "summary_frame",
     "nodes_frame",
-    "order_by_z",
     "signal_flow_graphs",
     "check_config",
 ]
@@ -541,12 +540,6 @@ def signal_flow(
     )
     result.seconds = float(time.perf_counter() - start)
     return result
-
-
-def order_by_z(z: np.ndarray) -> np.ndarray:
-    """Node order by signal flow: highest z (sources) first, ties by node index, nodes without z last."""
-    z = np.asarray(z, dtype=float)
-    return np.lexsort((np.arange(z.size), -np.nan_to_num(z, nan=-np.inf)))
 
 
 def summary_frame(result: SignalFlowResult) -> pd.DataFrame:

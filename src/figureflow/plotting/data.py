@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure, subsample_indices
 
-__all__ = ["plot_embedding", "binned_adjacency", "plot_adjacency"]
+__all__ = ["plot_embedding", "binned_adjacency", "draw_adjacency", "plot_adjacency"]
 
 
 @house_figure
@@ -88,6 +88,51 @@ def binned_adjacency(adjacency: sp.spmatrix, order: np.ndarray, n_bins: int) -> 
     return weights, sizes
 
 
+def draw_adjacency(ax, adjacency: sp.spmatrix, groups: np.ndarray | None = None, group_name: str = "block", max_bins: int = 500,
+                   order: np.ndarray | None = None, order_name: str | None = None, colorbar: bool = True) -> tuple:
+    """Draw the adjacency heatmap of :func:`plot_adjacency` on ``ax``. Returns the image, the
+    matrix drawn (edge weights, or edge density per bin) and whether it is exact (one row per node)."""
+    n = adjacency.shape[0]
+    if order is not None:
+        groups = None
+    elif groups is not None:
+        groups = np.asarray(groups)
+        codes, _ = pd.factorize(groups)  # groups in order of first appearance
+        order = np.argsort(codes, kind="stable")
+    elif order is None:
+        order = np.arange(n)
+    weights, sizes = binned_adjacency(adjacency, order, max_bins)
+    exact = weights.shape[0] == n
+    image = weights if exact else weights / np.maximum(np.outer(sizes, sizes), 1)
+    # exact: absent edges stay white; binned: an empty bin is density 0, drawn as such
+    shown = np.ma.masked_equal(image, 0) if exact else image
+    im = ax.imshow(shown, cmap="viridis", interpolation="nearest", aspect="equal")
+    ax.set_facecolor("white")
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, shrink=0.8).set_label("edge weight" if exact else "edge density (weight per node pair)")
+    if groups is not None:
+        sorted_groups = groups[order]
+        change = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
+        edges = change * weights.shape[0] / n - 0.5
+        for e in edges:
+            ax.axhline(e, color="0.6", linewidth=0.4)
+            ax.axvline(e, color="0.6", linewidth=0.4)
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [n]])
+        centers = (starts + ends) / 2 * weights.shape[0] / n - 0.5
+        labels = [str(g) for g in sorted_groups[starts]]
+        if len(labels) <= 30:
+            ax.set_xticks(centers, labels, rotation=90 if max(map(len, labels)) > 3 else 0)
+            ax.set_yticks(centers, labels)
+        ax.set_xlabel(f"target ({group_name})")
+        ax.set_ylabel(f"source ({group_name})")
+    else:
+        suffix = f", ordered by {order_name}" if order_name else ""
+        ax.set_xlabel(("target node" if exact else "target nodes (binned)") + suffix)
+        ax.set_ylabel(("source node" if exact else "source nodes (binned)") + suffix)
+    return im, image, exact
+
+
 @house_figure
 def plot_adjacency(
     adjacency: sp.spmatrix,
@@ -110,43 +155,7 @@ def plot_adjacency(
     -------
     matplotlib.figure.Figure
     """
-    n = adjacency.shape[0]
-    if order is not None:
-        groups = None
-    elif groups is not None:
-        groups = np.asarray(groups)
-        codes, _ = pd.factorize(groups)  # groups in order of first appearance
-        order = np.argsort(codes, kind="stable")
-    elif order is None:
-        order = np.arange(n)
-    weights, sizes = binned_adjacency(adjacency, order, max_bins)
-    exact = weights.shape[0] == n
-    image = weights if exact else weights / np.maximum(np.outer(sizes, sizes), 1)
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    # exact: absent edges stay white; binned: an empty bin is density 0, drawn as such
-    shown = np.ma.masked_equal(image, 0) if exact else image
-    im = ax.imshow(shown, cmap="viridis", interpolation="nearest", aspect="equal")
-    ax.set_facecolor("white")
-    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
-    cbar.set_label("edge weight" if exact else "edge density (weight per node pair)")
-    if groups is not None:
-        sorted_groups = groups[order]
-        change = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
-        edges = change * weights.shape[0] / n - 0.5
-        for e in edges:
-            ax.axhline(e, color="0.6", linewidth=0.4)
-            ax.axvline(e, color="0.6", linewidth=0.4)
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [n]])
-        centers = (starts + ends) / 2 * weights.shape[0] / n - 0.5
-        labels = [str(g) for g in sorted_groups[starts]]
-        if len(labels) <= 30:
-            ax.set_xticks(centers, labels, rotation=90 if max(map(len, labels)) > 3 else 0)
-            ax.set_yticks(centers, labels)
-        ax.set_xlabel(f"target ({group_name})")
-        ax.set_ylabel(f"source ({group_name})")
-    else:
-        suffix = f", ordered by {order_name}" if order_name else ""
-        ax.set_xlabel(("target node" if exact else "target nodes (binned)") + suffix)
-        ax.set_ylabel(("source node" if exact else "source nodes (binned)") + suffix)
+    draw_adjacency(ax, adjacency, groups, group_name, max_bins, order, order_name)
+    n = adjacency.shape[0]
     return finish_figure(fig, title or f"{n:,} nodes, {adjacency.nnz:,} edges", ax)

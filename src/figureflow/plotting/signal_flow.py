@@ -11,7 +11,7 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_values_by_group", "plot_group_means"]
+__all__ = ["plot_values_by_group", "draw_values_by_group", "plot_group_means", "order_by_z", "featured_graph", "paper_figure"]
 
 
 @house_figure
@@ -35,21 +35,30 @@ def plot_values_by_group(
     matplotlib.figure.Figure
     """
     rng = rng if rng is not None else np.random.default_rng(0)
+    n_groups = 0 if groups is None else len(pd.unique(np.asarray(groups)))
+    fig, ax = plt.subplots(figsize=(3.6, 2.8) if groups is None else (max(3.0, 0.45 * n_groups + 1.5), 2.9))
+    draw_values_by_group(ax, values, groups, group_name, value_name, rng, max_points_per_group)
+    return finish_figure(fig, title, ax)
+
+
+def draw_values_by_group(ax, values: np.ndarray, groups: np.ndarray | None, group_name: str = "group", value_name: str = "z",
+                         rng: np.random.Generator | None = None, max_points_per_group: int = 2000, point_size: float = 3) -> pd.DataFrame:
+    """Draw :func:`plot_values_by_group` on ``ax``; returns per group ``n``, ``median``, ``mean`` and ``sd`` (all its nodes)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
     values = np.asarray(values, dtype=float)
     ok = np.isfinite(values)
     if groups is None:
-        fig, ax = plt.subplots(figsize=(3.6, 2.8))
         ax.hist(values[ok], bins=min(60, max(10, int(np.sqrt(ok.sum())))), color="0.35")
         ax.set_xlabel(value_name)
         ax.set_ylabel("nodes")
-        return finish_figure(fig, title, ax)
+        d = values[ok]
+        return pd.DataFrame({"group": ["all"], "n": [d.size], "median": [np.median(d)], "mean": [d.mean()], "sd": [d.std()]})
     groups = np.asarray(groups)
     labels = pd.unique(groups[ok])
     if np.issubdtype(np.asarray(labels).dtype, np.number):
         labels = np.sort(labels)
     data = [values[ok & (groups == g)] for g in labels]
     colors = categorical_colors(labels)
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * len(labels) + 1.5), 2.9))
     positions = np.arange(len(labels))
     parts = ax.violinplot(data, positions=positions, showextrema=False, widths=0.8)
     for body, g in zip(parts["bodies"], labels):
@@ -58,12 +67,13 @@ def plot_values_by_group(
     for k, (g, d) in enumerate(zip(labels, data)):
         shown = d if d.size <= max_points_per_group else rng.choice(d, max_points_per_group, replace=False)
         jitter = rng.uniform(-0.18, 0.18, size=shown.size)
-        ax.scatter(k + jitter, shown, s=3, color=colors[g], linewidths=0, rasterized=True)
+        ax.scatter(k + jitter, shown, s=point_size, color=colors[g], linewidths=0, rasterized=True)
         ax.hlines(np.median(d), k - 0.3, k + 0.3, color="black", linewidth=1.2)
     ax.set_xticks(positions, [str(g) for g in labels], rotation=90 if max(len(str(g)) for g in labels) > 4 else 0)
     ax.set_xlabel(group_name)
     ax.set_ylabel(value_name)
-    return finish_figure(fig, title, ax)
+    return pd.DataFrame({"group": [str(g) for g in labels], "n": [d.size for d in data], "median": [np.median(d) for d in data],
+                         "mean": [d.mean() for d in data], "sd": [d.std() for d in data]})
 
 
 @house_figure
@@ -107,3 +117,78 @@ def plot_group_means(
     ax.set_ylabel(f"mean {value_name}")
     ax.legend()
     return finish_figure(fig, title, ax)
+
+
+def order_by_z(z: np.ndarray) -> np.ndarray:
+    """Node order by signal flow: highest z (sources) first, ties by node index, nodes without z last."""
+    z = np.asarray(z, dtype=float)
+    return np.lexsort((np.arange(z.size), -np.nan_to_num(z, nan=-np.inf)))
+
+
+def featured_graph(graphs, summaries: dict, chosen: str | None = None) -> str:
+    """The graph a paper figure shows: ``chosen``, else the first that is neither perfectly layered
+    nor without direction (trophic incoherence between 0.01 and 0.99), else the first."""
+    if chosen is not None:
+        return chosen
+    return next((g for g in graphs if 0.01 < float(summaries[g]["trophic_incoherence"]) < 0.99), list(graphs)[0])
+
+
+def paper_figure(inputs, options):
+    """Signal flow's paper figure (:class:`figureflow.plotting.paper.PaperFigure`).
+
+    ``inputs.nodes``, ``inputs.summaries`` and ``inputs.adjacency`` list every graph's
+    ``nodes.tsv``, ``summary.tsv`` and ``.npz`` in the order of ``options["graphs"]``
+    (``options["group_by"]``: each graph's node grouping). Panels: a, the featured graph's
+    adjacency ordered by z (``options["graph"]``, default :func:`featured_graph`); b, z by node
+    group; c, trophic incoherence F0 and the downhill fraction of every graph.
+    """
+    import scipy.sparse as sp
+
+    from figureflow.io import node_groups, read_nodes, read_table
+    from figureflow.plotting.paper import PaperFigure
+    from figureflow.seeding import generator
+    graphs = list(options["graphs"])
+    summaries = {g: read_table(p).iloc[0] for g, p in zip(graphs, inputs.summaries)}
+    g = featured_graph(graphs, summaries, options.get("graph"))
+    k = graphs.index(g)
+    nodes = read_nodes(inputs.nodes[k])
+    z = nodes["z"].to_numpy(dtype=float)
+    adjacency = sp.load_npz(inputs.adjacency[k])
+    figure = PaperFigure("signal_flow", "Signal flow: the hierarchy coordinate z of every node of a directed graph", "abc",
+                         options["width_mm"], options["height_mm"], width_ratios=[1.0, 1.0, 1.0])
+    im, image, exact = draw_adjacency_by_z(figure["a"], adjacency, z, int(options["max_bins"]))
+    figure.fig.colorbar(im, ax=figure["a"], shrink=0.8, aspect=15).set_label("edge weight" if exact else "edge density")
+    s = summaries[g]
+    figure.record("a", pd.DataFrame(image), f"Adjacency of graph {g} ({int(s['n_nodes']):,} nodes, {int(s['n_edges']):,} edges; rows, sources; "
+                  f"columns, targets) with nodes ordered by z from high to low" + ("" if exact else f", in {image.shape[0]} bins of consecutive "
+                  "nodes (edge weight per node pair)") + "; edges above the diagonal point downhill")
+    group_by, groups = node_groups(nodes, options["group_by"].get(g))
+    rng = generator(int(options["seed"]), "paper_figure", {"method": "signal_flow"})
+    stats = draw_values_by_group(figure["b"], z, groups, group_by or "", "signal flow z", rng, max_points_per_group=500, point_size=1.5)
+    figure.record("b", stats, f"z of the nodes of graph {g}" + (f" by {group_by}" if group_by else "") + " (violins, all nodes; points, up "
+                  "to 500 per group drawn at random; black bars, medians)" + (f"; medians from {stats['median'].iloc[0]:.3f} "
+                  f"({stats['group'].iloc[0]}) to {stats['median'].iloc[-1]:.3f} ({stats['group'].iloc[-1]})" if len(stats) > 1 else ""))
+    f0 = np.array([float(summaries[name]["trophic_incoherence"]) for name in graphs])
+    down = np.array([float(summaries[name]["downhill_fraction"]) for name in graphs])
+    y = np.arange(len(graphs))[::-1]
+    figure["c"].barh(y, f0, color=[OKABE_BLUE if name == g else "0.6" for name in graphs], height=0.6)
+    for yy, value, frac in zip(y, f0, down):
+        figure["c"].text(value + 0.02, yy, f"{value:.2f} ({frac:.0%} downhill)", va="center", ha="left")
+    figure["c"].set_yticks(y, graphs)
+    figure["c"].set_xlim(0, 1.6)
+    figure["c"].set_xticks([0, 0.5, 1.0])
+    figure["c"].set_xlabel("trophic incoherence F0")
+    figure.record("c", pd.DataFrame({"graph": graphs, "trophic_incoherence": f0, "downhill_fraction": down}),
+                  "Trophic incoherence F0 of every graph of the config (0, perfectly layered; near 1, no direction) with the fraction of edge "
+                  f"weight pointing downhill; graph {g} of a and b in blue")
+    return figure
+
+
+OKABE_BLUE = "#0072B2"
+
+
+def draw_adjacency_by_z(ax, adjacency, z: np.ndarray, max_bins: int):
+    """The adjacency heatmap of :func:`figureflow.plotting.data.draw_adjacency` with nodes ordered by z, high to low."""
+    from figureflow.plotting.data import draw_adjacency
+
+    return draw_adjacency(ax, adjacency, order=order_by_z(z), order_name="z", max_bins=max_bins, colorbar=False)

@@ -106,10 +106,14 @@ def save_figure(fig, png: str | os.PathLike, pdf: str | os.PathLike | None = Non
 
 
 def categorical_colors(categories) -> dict:
-    """A stable colour per category: tab10 for up to 10, tab20 up to 20, else evenly spaced hues."""
+    """A stable colour per category: the style's colour cycle (tab10 in the house style, Okabe-Ito
+    in the paper style) while it has enough colours, else tab10 or tab20, else evenly spaced hues."""
     categories = list(categories)
     n = len(categories)
-    if n <= 10:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", [])
+    if n <= len(cycle):
+        colors = [matplotlib.colors.to_rgb(c) for c in cycle[:n]]
+    elif n <= 10:
         colors = plt.get_cmap("tab10").colors[:n]
     elif n <= 20:
         colors = plt.get_cmap("tab20").colors[:n]

@@ -1,0 +1,69 @@
+# The paper: one multi-panel journal figure per method, from the tables the method's rules wrote.
+
+
+rule paper_provenance:
+    output:
+        "results/paper/provenance.json",
+    params:
+        record=paper_provenance_record,
+    log:
+        "logs/paper/provenance.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/plotting.yaml"
+    script:
+        "../scripts/paper_provenance.py"
+
+
+rule paper_figure:
+    input:
+        unpack(paper_inputs),
+        provenance="results/paper/provenance.json",
+    output:
+        pdf=report(
+            "results/paper/figure_{method}.pdf",
+            caption="../report/paper_figure.rst",
+            category="Paper",
+            subcategory="{method}",
+            labels={"method": "{method}", "file": "figure (PDF)"},
+        ),
+        png=report(
+            "results/paper/figure_{method}.png",
+            caption="../report/paper_figure.rst",
+            category="Paper",
+            subcategory="{method}",
+            labels={"method": "{method}", "file": "figure (PNG, 600 dpi)"},
+        ),
+        legend_html=report(
+            "results/paper/figure_{method}.legend.html",
+            caption="../report/paper_legend.rst",
+            category="Paper",
+            subcategory="{method}",
+            labels={"method": "{method}", "file": "legend"},
+        ),
+        legend="results/paper/figure_{method}.md",
+        source_data="results/paper/source_data/figure_{method}.xlsx",
+    params:
+        options=paper_figure_options,
+    wildcard_constraints:
+        method=names_regex(FACTS["paper"]),
+    log:
+        "logs/paper/figure_{method}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/plotting.yaml"
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule paper:
+    input:
+        paper_targets(),
+    localrule: True

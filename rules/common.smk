@@ -5,9 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
+# This workflow's own directory (the Snakefile's), also when another workflow imports it as a
+# module (then workflow.basedir is the importer's): schema, captions, scripts and src live here.
+FIGUREFLOW_DIR = Path(str(workflow.current_basedir)).parent
+
 # The workflow's own figureflow, first on sys.path whether or not another copy is installed:
 # the same module that every script imports first.
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+sys.path.insert(0, str(FIGUREFLOW_DIR / "scripts"))
 import _figureflow_src  # noqa: F401
 
 from figureflow.aging import aging_datasets
@@ -15,7 +19,7 @@ from figureflow.config import computed_node_columns, facts_cache, preflight, rea
 from figureflow.data.checks import ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
 
-SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+SCHEMA = FIGUREFLOW_DIR / "schemas" / "config.schema.yaml"
 
 # dataset and graph names (the schema enforces the same pattern)
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]*"
@@ -85,7 +89,7 @@ def figure(stem, caption, category, subcategory, labels, name=None):
     here so that a figure without one stops the workflow while it parses. The outputs are named
     ``png`` and ``pdf``, or ``<name>_png`` and ``<name>_pdf`` for a rule that draws several.
     """
-    path = Path(workflow.basedir) / "report" / caption
+    path = FIGUREFLOW_DIR / "report" / caption
     if not path.is_file():
         raise ValueError(f"figure {stem}: caption file report/{caption} does not exist; write it (see report/)")
     prefix = f"{name}_" if name else ""
@@ -473,7 +477,7 @@ def paper_provenance_record(wildcards=None):
     """What made the paper figures (figureflow.provenance): this workflow's commit, the effective config's digest."""
     from figureflow.provenance import git_commit, provenance
 
-    return provenance(config, git_commit(workflow.basedir))
+    return provenance(config, git_commit(FIGUREFLOW_DIR))
 
 
 def paper_figure_options(wildcards):
@@ -482,25 +486,10 @@ def paper_figure_options(wildcards):
 
 
 def paper_inputs(wildcards):
-    """The tables a method's paper figure is drawn from (named as its paper_figure reads them)."""
-    options = FACTS["paper"][wildcards.method]
-    if wildcards.method == "jacobian":
-        return {
-            "estimates": expand("results/jacobian/{map}/estimates.tsv", map=options["maps"]),
-            "grids": expand("results/jacobian/{map}/grid.npz", map=options["maps"]),
-        }
-    if wildcards.method == "signal_flow":
-        return {
-            "nodes": expand("results/signal_flow/{graph}/nodes.tsv", graph=options["graphs"]),
-            "summaries": expand("results/signal_flow/{graph}/summary.tsv", graph=options["graphs"]),
-            "adjacency": expand("results/graphs/{graph}.npz", graph=options["graphs"]),
-        }
-    if wildcards.method == "sweeps":
-        return {
-            "replicates": expand("results/sweeps/{sweep}/replicates.tsv", sweep=options["sweeps"]),
-            "summaries": expand("results/sweeps/{sweep}/summary.tsv", sweep=options["sweeps"]),
-        }
-    raise ValueError(f"paper figure {wildcards.method}: no inputs declared")
+    """The tables a method's paper figure is drawn from (figureflow.paper.paper_inputs)."""
+    from figureflow.paper import paper_inputs as inputs
+
+    return inputs(wildcards.method, FACTS["paper"][wildcards.method])
 
 
 def paper_targets():
@@ -508,7 +497,7 @@ def paper_targets():
     return (
         expand("results/paper/figure_{method}.{ext}", method=methods, ext=["pdf", "png", "md", "legend.html"])
         + expand("results/paper/source_data/figure_{method}.xlsx", method=methods)
-        + ["results/paper/provenance.json"]
+        + (["results/paper/provenance.json", "results/paper/headlines.tsv", "results/paper/headlines.html"] if methods else [])
     )
 
 

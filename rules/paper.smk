@@ -46,6 +46,7 @@ rule paper_figure:
             labels={"method": "{method}", "file": "legend"},
         ),
         legend="results/paper/figure_{method}.md",
+        headlines="results/paper/figure_{method}.headlines.tsv",
         source_data="results/paper/source_data/figure_{method}.xlsx",
     params:
         options=paper_figure_options,
@@ -61,6 +62,32 @@ rule paper_figure:
         "../envs/plotting.yaml"
     script:
         "../scripts/paper_figure.py"
+
+
+rule paper_headlines:
+    input:
+        tables=expand("results/paper/figure_{method}.headlines.tsv", method=list(FACTS["paper"])),
+        provenance="results/paper/provenance.json",
+    output:
+        table="results/paper/headlines.tsv",
+        html=report(
+            "results/paper/headlines.html",
+            caption="../report/paper_headlines.rst",
+            category="Paper",
+            subcategory="headline numbers",
+            labels={"file": "headline numbers"},
+        ),
+    log:
+        "logs/paper/headlines.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/plotting.yaml"
+    script:
+        "../scripts/paper_headlines.py"
 
 
 rule paper:

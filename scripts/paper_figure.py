@@ -6,7 +6,7 @@ import importlib
 import json
 from pathlib import Path
 
-from figureflow.io import atomic_output
+from figureflow.io import atomic_output, write_table
 from figureflow.plotting.paper import layout_problems, legend_html, legend_markdown, paper_style, save_paper_figure, write_source_data
 from figureflow.provenance import provenance_keywords
 from figureflow.runtime import job
@@ -28,4 +28,5 @@ with job(snakemake) as log:
         tmp.write_text(legend_markdown(figure.title, figure.sentences, provenance))
     with atomic_output(out.legend_html) as tmp:
         tmp.write_text(legend_html(figure.title, figure.sentences, provenance))
+    write_table(figure.headline_table(), out.headlines)
     log.info("figure_%s: %s panels, %.0f x %.0f mm, %d layout problem(s)", method, ", ".join(figure.letters), figure.width_mm, figure.height_mm, len(problems))

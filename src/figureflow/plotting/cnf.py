@@ -9,7 +9,8 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_density", "plot_samples", "plot_trajectories", "plot_training_curve"]
+__all__ = ["plot_density", "plot_samples", "plot_trajectories", "plot_training_curve", "draw_learned_density", "draw_trajectory_paths",
+           "paper_figure"]
 
 
 def _scatter(ax, points, colour="0.2", size=2.0, alpha=0.5):
@@ -41,7 +42,7 @@ def plot_density(held_out: np.ndarray, names, axis: np.ndarray | None = None, lo
     _scatter(ax_data, held_out)
     ax_data.set_title(f"held-out data ({len(held_out)} points)")
     if log_density is not None:
-        image = ax_model.imshow(np.exp(log_density), origin="lower", extent=(axis[0], axis[-1], axis[0], axis[-1]), cmap="magma", interpolation="nearest")
+        image = draw_learned_density(ax_model, axis, log_density)
         fig.colorbar(image, ax=ax_model, label="learned density p(x)", shrink=0.8)
         ax_model.set_title("learned density")
     else:
@@ -136,3 +137,97 @@ def plot_training_curve(history: pd.DataFrame, reference: dict | None = None, ti
     ax_nll.set_ylim(low - 0.05, max(low + 0.5, float(held["held_out_loss"].quantile(0.5)) + 0.1))
     ax_nll.legend(frameon=False, fontsize=7)
     return finish_figure(fig, title)
+
+
+def draw_learned_density(ax, axis: np.ndarray, log_density: np.ndarray):
+    """Draw ``exp(log p)`` on the grid ``axis x axis`` on ``ax`` (rows the second coordinate); returns the image."""
+    return ax.imshow(np.exp(log_density), origin="lower", extent=(axis[0], axis[-1], axis[0], axis[-1]), cmap="magma", interpolation="nearest")
+
+
+def draw_trajectory_paths(ax, trajectory: np.ndarray, times: np.ndarray, n_paths: int = 60) -> pd.DataFrame:
+    """Draw on ``ax`` the samples at the first time (noise, grey) and the last (data, coloured by
+    where each started) with ``n_paths`` paths through every time. Returns the paths drawn (long
+    form: ``path``, ``t``, ``x1``, ``x2``)."""
+    start, end = trajectory[0], trajectory[-1]
+    ax.scatter(start[:, 0], start[:, 1], s=0.8, color="0.75", linewidths=0, rasterized=True)
+    ax.scatter(end[:, 0], end[:, 1], s=0.8, c=start[:, 0], cmap="viridis", linewidths=0, rasterized=True)
+    shown = min(n_paths, trajectory.shape[1])
+    for path in range(shown):
+        ax.plot(trajectory[:, path, 0], trajectory[:, path, 1], color="0.2", lw=0.3, alpha=0.8)
+    return pd.DataFrame({"path": np.repeat(np.arange(shown), len(times)), "t": np.tile(times, shown),
+                         "x1": trajectory[:, :shown, 0].T.ravel(), "x2": trajectory[:, :shown, 1].T.ravel()})
+
+
+def paper_figure(inputs, options):
+    """The CNF's paper figure (:class:`figureflow.plotting.paper.PaperFigure`).
+
+    ``inputs.metrics`` and ``inputs.arrays`` list every run's ``metrics.tsv`` and
+    ``figure_data.npz`` in the order of ``options["runs"]``. Panels: a, the featured run's
+    held-out data (``options["run"]``, default the first 2-D run with a known density); b, its
+    learned density; c, trajectories from noise to data; d, every run's held-out NLL beside the
+    true density's and a Gaussian mixture's.
+    """
+    from figureflow.io import read_table
+    from figureflow.plotting.paper import PaperFigure
+
+    runs = list(options["runs"])
+    metrics = {r: read_table(p).iloc[0] for r, p in zip(runs, inputs.metrics)}
+    arrays = {}
+    for r, path in zip(runs, inputs.arrays):
+        with np.load(path, allow_pickle=False) as f:
+            arrays[r] = {k: f[k] for k in f.files}
+    two_d = [r for r in runs if "log_density" in arrays[r]]
+    run = options.get("run") or next((r for r in two_d if np.isfinite(float(metrics[r]["true_nll"]))), two_d[0] if two_d else runs[0])
+    a, m = arrays[run], metrics[run]
+    names = [str(n) for n in a["names"]]
+    figure = PaperFigure("cnf", "Continuous normalizing flows: densities learned from samples, against the truth", "abcd",
+                         options["width_mm"], options["height_mm"], width_ratios=[1.0, 1.0, 1.0, 1.15])
+    held = a["held_out"]
+    extent = float(a["grid_axis"][-1]) if "grid_axis" in a else float(np.quantile(np.abs(held[:, :2]), 0.995)) * 1.05
+    figure["a"].scatter(held[:, 0], held[:, 1], s=0.8, color="0.2", linewidths=0, rasterized=True)
+    _square(figure["a"], extent, names)
+    figure.record("a", pd.DataFrame(held[:, :2], columns=names[:2]), f"The {len(held):,} held-out points of run {run} ({m['data']}, "
+                  f"standardized; {m['dims']} dimensions{', the first two shown' if int(m['dims']) > 2 else ''})")
+    if "log_density" in a:
+        image = draw_learned_density(figure["b"], a["grid_axis"], a["log_density"])
+        figure.fig.colorbar(image, ax=figure["b"], shrink=0.8, aspect=15).set_label("learned density p(x)")
+        grid = pd.DataFrame(np.exp(a["log_density"]), columns=[f"x1={v:.6g}" for v in a["grid_axis"]])
+        grid.insert(0, "x2", a["grid_axis"])
+        truth = f"; the true density's {float(m['true_nll']):.4f} (gap {float(m['gap']):.4f})" if np.isfinite(float(m["true_nll"])) else ""
+        figure.record("b", grid, f"The density the flow learned (exp log p on a {len(a['grid_axis'])} x {len(a['grid_axis'])} grid): held-out NLL "
+                      f"{float(m['held_out_nll']):.4f} nats per point (exact trace, dopri5 at 1e-6){truth}; a "
+                      f"{options['gmm_components'][run]}-component Gaussian mixture's {float(m['gmm_nll']):.4f}")
+    else:
+        order = np.argsort(a["held_out_log_density"])
+        image = figure["b"].scatter(held[order, 0], held[order, 1], c=a["held_out_log_density"][order], s=1, cmap="magma", linewidths=0, rasterized=True)
+        figure.fig.colorbar(image, ax=figure["b"], shrink=0.8, aspect=15).set_label("learned log p(x)")
+        figure.record("b", pd.DataFrame({names[0]: held[:, 0], names[1]: held[:, 1], "log_density": a["held_out_log_density"]}),
+                      f"Held-out points coloured by the learned log-density; held-out NLL {float(m['held_out_nll']):.4f}, Gaussian mixture {float(m['gmm_nll']):.4f}")
+    _square(figure["b"], extent, names)
+    paths = draw_trajectory_paths(figure["c"], a["trajectory"], a["times"], n_paths=60)
+    _square(figure["c"], float(np.quantile(np.abs(a["trajectory"][:, :, :2]), 0.995)) * 1.05, names)
+    figure.record("c", paths, f"Trajectories of the flow: {a['trajectory'].shape[1]:,} samples of standard normal noise at t = 0 (grey) carried to "
+                  f"data at t = 1 (coloured by where they started), 60 of them drawn as paths through t = {', '.join(f'{t:g}' for t in a['times'])}")
+    ax = figure["d"]
+    y = np.arange(len(runs))[::-1]
+    rows = []
+    for yy, r in zip(y, runs):
+        mm = metrics[r]
+        values = {"CNF": float(mm["held_out_nll"]), "Gaussian mixture": float(mm["gmm_nll"]), "true density": float(mm["true_nll"])}
+        rows.append({"run": r, **values})
+    table = pd.DataFrame(rows)
+    for r in rows:
+        truth = r["true density"] if np.isfinite(r["true density"]) else None
+        figure.headline(f"held-out NLL of run {r['run']} (nats per point)", r["CNF"], truth, note=f"Gaussian mixture {r['Gaussian mixture']:.4f}")
+    ax.scatter(table["true density"], y, marker="|", s=60, color="black", linewidths=1.0, label="true density", zorder=3)
+    ax.scatter(table["Gaussian mixture"], y, marker="s", s=10, color="C1", label="Gaussian mixture", zorder=2)
+    ax.scatter(table["CNF"], y, marker="o", s=10, color="C0", label="CNF", zorder=2)
+    ax.set_yticks(y, runs)
+    ax.set_ylim(-0.8, len(runs) - 0.2)
+    ax.set_xlabel("held-out NLL (nats per point)")
+    ax.legend(loc="lower right")
+    figure.record("d", table, "Held-out negative log-likelihood of every run's flow beside a Gaussian mixture fitted to the same training points "
+                  f"({', '.join(str(options['gmm_components'][r]) for r in runs)} components) and, "
+                  "for toys, the true density (lower is better): " + "; ".join(
+                      f"{r.run} {r.CNF:.4f} (mixture {r._3:.4f}" + (f", true {r._4:.4f})" if np.isfinite(r._4) else ")") for r in table.itertuples()))
+    return figure

@@ -235,6 +235,13 @@ def paper_figure(inputs, options):
     figure["d"].set_xlabel("samples n")
     figure["d"].set_ylabel("standard error / estimate")
     figure["d"].legend(loc="lower left", ncol=1)
+    for name in maps:
+        t = tables[name]
+        top = t[t["n_samples"] == t["n_samples"].max()]
+        row = (top[top["estimator"] == "rqmc"] if (top["estimator"] == "rqmc").any() else top).iloc[0]
+        truth = float(pd.to_numeric(pd.Series([row["exact"]]), errors="coerce").iloc[0])
+        figure.headline(f"E[D] of map {name}", row["estimate"], truth if np.isfinite(truth) else None, row["ci_low"], row["ci_high"],
+                        "95% interval", f"{ESTIMATOR_NAMES.get(row['estimator'], row['estimator'])}, n = {int(row['n_samples']):,}")
     drawn_maps = [name for name in maps if name not in constant]
     note = (f"; {', '.join(constant)} {'has' if len(constant) == 1 else 'have'} a constant D, which every estimator gives exactly (not drawn)"
             if constant else "")

@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -50,6 +51,7 @@ __all__ = [
     "write_source_data",
     "legend_markdown",
     "legend_html",
+    "headlines_html",
 ]
 
 MM = 1 / 25.4  # inches per millimetre
@@ -158,6 +160,7 @@ class PaperFigure:
         self.letters = sorted(self.axes)
         self.data: dict[str, pd.DataFrame] = {}
         self.sentences: dict[str, str] = {}
+        self.headlines: list[dict] = []
 
     def __getitem__(self, letter: str):
         return self.axes[letter]
@@ -168,6 +171,17 @@ class PaperFigure:
             raise KeyError(f"paper figure {self.method}: no panel {letter!r} (panels {', '.join(self.letters)})")
         self.data[letter] = data.reset_index(drop=True)
         self.sentences[letter] = sentence.strip()
+
+    def headline(self, quantity: str, value: float, truth: float | None = None, low: float | None = None, high: float | None = None,
+                 interval: str = "", note: str = "") -> None:
+        """One number the figure reports (for the report's table of headline numbers): its value,
+        the truth where one is known, and its interval (``interval`` names what kind)."""
+        self.headlines.append({"method": self.method, "quantity": quantity, "value": float(value),
+                               "truth": np.nan if truth is None else float(truth), "low": np.nan if low is None else float(low),
+                               "high": np.nan if high is None else float(high), "interval": interval, "note": note})
+
+    def headline_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.headlines, columns=["method", "quantity", "value", "truth", "low", "high", "interval", "note"])
 
     def finish(self):
         """Letter every panel at the top left of everything it draws (its labels included); return the figure."""
@@ -295,3 +309,25 @@ def legend_html(title: str, sentences: Mapping[str, str], provenance_line: str |
     if provenance_line:
         body += f"\n<p><small>{html.escape(provenance_line)}</small></p>"
     return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body></html>\n"
+
+
+def headlines_html(table: pd.DataFrame, provenance_line: str | None = None) -> str:
+    """The headline numbers of every paper figure as one HTML table: method, quantity, value,
+    truth where known, interval (what kind) and a note."""
+    import html
+
+    def cell(v, digits=4):
+        if isinstance(v, float):
+            return "" if not np.isfinite(v) else f"{v:.{digits}g}"
+        return html.escape(str(v))
+
+    rows = []
+    for r in table.itertuples(index=False):
+        interval = "" if not (np.isfinite(r.low) and np.isfinite(r.high)) else f"[{cell(r.low)}, {cell(r.high)}] {html.escape(r.interval)}".strip()
+        rows.append(f"<tr><td>{cell(r.method)}</td><td>{cell(r.quantity)}</td><td>{cell(r.value)}</td><td>{cell(r.truth)}</td>"
+                    f"<td>{interval}</td><td>{cell(r.note)}</td></tr>")
+    foot = f"<p><small>{html.escape(provenance_line)}</small></p>" if provenance_line else ""
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Headline numbers</title>\n"
+            "<style>table{border-collapse:collapse;font-family:sans-serif;font-size:13px}td,th{border-bottom:1px solid #ccc;padding:3px 8px;"
+            "text-align:left}</style></head>\n<body>\n<table>\n<tr><th>method</th><th>quantity</th><th>value</th><th>truth</th><th>interval</th>"
+            "<th>note</th></tr>\n" + "\n".join(rows) + f"\n</table>\n{foot}\n</body></html>\n")

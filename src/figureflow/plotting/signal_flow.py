@@ -170,6 +170,8 @@ def paper_figure(inputs, options):
                   f"({stats['group'].iloc[0]}) to {stats['median'].iloc[-1]:.3f} ({stats['group'].iloc[-1]})" if len(stats) > 1 else ""))
     f0 = np.array([float(summaries[name]["trophic_incoherence"]) for name in graphs])
     down = np.array([float(summaries[name]["downhill_fraction"]) for name in graphs])
+    for name, value, frac in zip(graphs, f0, down):
+        figure.headline(f"trophic incoherence F0 of graph {name}", value, note=f"{frac:.1%} of edge weight downhill")
     y = np.arange(len(graphs))[::-1]
     figure["c"].barh(y, f0, color=[OKABE_BLUE if name == g else "0.6" for name in graphs], height=0.6)
     for yy, value, frac in zip(y, f0, down):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure
 
-__all__ = ["plot_training_curves", "plot_image_traversal", "plot_image_traversals", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note"]
+__all__ = ["plot_training_curves", "plot_image_traversal", "plot_image_traversals", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note", "draw_scores", "traversal_mosaic", "paper_figure"]
 
 
 def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:
@@ -221,3 +221,135 @@ def plot_comparison(scores: pd.DataFrame, metrics=("mig_dlib", "mig_binned", "sa
             ax.set_ylabel(SCORE_LABELS.get(metric, metric))
             ax.set_title(f"{data}: {SCORE_LABELS.get(metric, metric)} (mean +- sd)", fontsize=8)
     return finish_figure(fig, title)
+
+
+def draw_scores(ax, scores: pd.DataFrame, metric: str, methods=None) -> pd.DataFrame:
+    """Draw on ``ax`` each method's ``metric`` per seed (points) and its mean +- sd (bar and line),
+    methods in table order (or ``methods``); "n/a" where the metric is missing. Returns the
+    summary drawn (``method``, ``mean``, ``sd``, ``seeds``, ``values``)."""
+    methods = list(methods or dict.fromkeys(scores["method"]))
+    rows = []
+    for m, method in enumerate(methods):
+        values = scores.loc[scores["method"] == method, metric].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            ax.text(m, 0.0, "n/a", ha="center", va="bottom")
+            rows.append({"method": method, "mean": np.nan, "sd": np.nan, "seeds": len(values), "values": ""})
+            continue
+        mean, sd = np.nanmean(values), (np.nanstd(values, ddof=1) if np.isfinite(values).sum() > 1 else 0.0)
+        ax.bar(m, mean, color="0.85", width=0.7)
+        ax.errorbar(m, mean, yerr=sd, color="black", capsize=2, lw=0.75)
+        ax.plot(np.full(len(values), m) + np.linspace(-0.15, 0.15, len(values)), values, "o", color="C0", ms=2)
+        rows.append({"method": method, "mean": mean, "sd": sd, "seeds": len(values), "values": ", ".join(f"{v:.4f}" for v in values)})
+    ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right")
+    top = float(np.nanmax(scores[metric].to_numpy(dtype=float))) if scores[metric].notna().any() else 0.0
+    ax.set_ylim(0, max(0.05, top * 1.15))
+    ax.set_ylabel(SCORE_LABELS.get(metric, metric))
+    return pd.DataFrame(rows)
+
+
+def traversal_mosaic(traversal: np.ndarray, canvas: int, dims, gap: int = 2) -> np.ndarray:
+    """The decoded images of ``traversal (d, steps, canvas^2)`` for the latent dimensions ``dims``
+    as one image, dark objects on white: a row per dimension, a column per value, ``gap`` pixels of
+    grey between them (so that an object's position on its canvas reads off each image)."""
+    steps = traversal.shape[1]
+    size = canvas + gap
+    mosaic = np.full((len(dims) * size + gap, steps * size + gap), 0.7)
+    for r, j in enumerate(dims):
+        for s in range(steps):
+            mosaic[gap + r * size : gap + r * size + canvas, gap + s * size : gap + s * size + canvas] = 1.0 - traversal[j, s].reshape(canvas, canvas)
+    return mosaic
+
+
+def paper_figure(inputs, options):
+    """The beta-VAE's paper figure (:class:`figureflow.plotting.paper.PaperFigure`).
+
+    ``inputs.scores`` is ``scores.tsv``; ``inputs.latents`` and ``inputs.metrics`` list the run-level
+    ``latent.npz`` and ``metrics.tsv`` of every run on a simulation, in the order of
+    ``options["runs"]`` (``options["run_data"]``: each run's simulation). Panels: a and b, MIG and
+    SAP of every objective and of PCA and FastICA on the featured simulation; c, the latent
+    traversals of the featured run (``options["run"]``, default the image run with the highest mean
+    disentanglement_lib MIG, else the run with the highest MIG); d, its latent space coloured by the
+    factor its most informative dimension captures best.
+    """
+    from scipy.stats import spearmanr
+
+    from figureflow.io import read_arrays, read_table
+    from figureflow.plotting.paper import PaperFigure
+
+    runs = list(options["runs"])
+    scores = read_table(inputs.scores)
+    metrics = {r: read_table(p) for r, p in zip(runs, inputs.metrics)}
+    latents = dict(zip(runs, inputs.latents))
+    image_runs = [r for r in runs if "canvas" in np.load(latents[r], allow_pickle=False).files]
+    mig = {r: float(np.nanmean(metrics[r]["mig_dlib" if r in image_runs else "mig_binned"].to_numpy(dtype=float))) for r in runs}
+    run = options.get("run") or max(image_runs or runs, key=lambda r: (np.nan_to_num(mig[r], nan=-1.0), -runs.index(r)))
+    data = options["run_data"][run]
+    rows = scores[scores["data"] == data]
+    metric = "mig_dlib" if rows["mig_dlib"].notna().any() else "mig_binned"
+    figure = PaperFigure("vae", "Disentangling a latent space: beta-VAE objectives scored against known factors", "ab;cd", options["width_mm"],
+                         options["height_mm"], width_ratios=[1.0, 1.0], height_ratios=[1.0, 1.25])
+    summary_a = draw_scores(figure["a"], rows, metric)
+    seeds = int(rows.groupby("method").size().max())
+    figure.record("a", summary_a, f"{SCORE_LABELS[metric]} of every objective and of PCA and FastICA on simulation {data} (points, seeds, up to "
+                  f"{seeds} per method; bars, mean +- sd): " + "; ".join(f"{r.method} {r.mean:.3f}" for r in summary_a.itertuples() if np.isfinite(r.mean)))
+    for method in summary_a["method"]:
+        values = rows.loc[rows["method"] == method, metric].to_numpy(dtype=float)
+        if np.isfinite(values).any():
+            figure.headline(f"{SCORE_LABELS[metric]} of {method} ({data})", np.nanmean(values), None, np.nanmin(values), np.nanmax(values),
+                            f"range over {np.isfinite(values).sum()} seed(s)")
+    summary_b = draw_scores(figure["b"], rows, "sap")
+    figure.record("b", summary_b, f"SAP on the same models and baselines: " + "; ".join(f"{r.method} {r.mean:.3f}" for r in summary_b.itertuples()
+                                                                                      if np.isfinite(r.mean)))
+    arrays = read_arrays(latents[run], ["z", "kl_per_dim", "traversal", "traversal_values"], optional=["canvas", "factors", "factor_names", "var_names"])
+    kl = arrays["kl_per_dim"]
+    active = int((kl > float(options.get("active_kl", 0.01))).sum())
+    m = metrics[run]
+    replicate = 0
+    if "canvas" in arrays:
+        canvas = int(arrays["canvas"])
+        dims = informative_dimensions(kl, min(len(kl), max(3, min(active, 6))))
+        mosaic = traversal_mosaic(arrays["traversal"], canvas, dims)
+        figure["c"].imshow(mosaic, cmap="Greys_r", vmin=0, vmax=1, interpolation="nearest")
+        size = canvas + 2
+        figure["c"].set_yticks(2 + np.arange(len(dims)) * size + canvas / 2, [f"z{j + 1} (KL {kl[j]:.2f})" for j in dims])
+        figure["c"].set_xticks(2 + np.arange(len(arrays["traversal_values"])) * size + canvas / 2, [f"{v:+.1f}" for v in arrays["traversal_values"]])
+        figure["c"].set_xlabel("latent value (others at the base image's code)")
+        for spine in figure["c"].spines.values():
+            spine.set_visible(False)
+        figure["c"].tick_params(length=0)
+        drawn_c = pd.DataFrame(mosaic)
+        what = f"decoded {canvas} x {canvas} images"
+    else:
+        dims = informative_dimensions(kl, 1)
+        change = arrays["traversal"][dims[0]] - arrays["traversal"][dims[0]].mean(axis=0, keepdims=True)
+        top = np.argsort(-np.abs(change).max(axis=0))[:20]
+        reach = float(np.abs(change[:, top]).max()) or 1.0
+        im = figure["c"].imshow(change[:, top].T, cmap="RdBu_r", vmin=-reach, vmax=reach, aspect="auto")
+        names = arrays.get("var_names")
+        figure["c"].set_yticks(range(len(top)), [str(names[g]) if names is not None else f"gene {g}" for g in top])
+        figure["c"].set_xticks(range(len(arrays["traversal_values"])), [f"{v:+.1f}" for v in arrays["traversal_values"]])
+        figure["c"].set_xlabel(f"z{dims[0] + 1} (KL {kl[dims[0]]:.2f})")
+        figure.fig.colorbar(im, ax=figure["c"], shrink=0.8, aspect=15).set_label("decoded mean, centred")
+        drawn_c = pd.DataFrame(change[:, top].T)
+        what = "the 20 genes whose decoded means change most"
+    figure.record("c", drawn_c, f"Latent traversals of run {run} (replicate {replicate}; {active} of {len(kl)} units active, KL to the prior above "
+                  f"{float(options.get('active_kl', 0.01)):g} nats): {what} as one latent dimension sweeps from "
+                  f"{arrays['traversal_values'][0]:+.1f} to {arrays['traversal_values'][-1]:+.1f}, rows by decreasing KL; "
+                  f"replicate MIG {float(m[metric].iloc[0]):.3f}, held-out ELBO {float(m['held_out_elbo'].iloc[0]):.1f}")
+    a, b = informative_dimensions(kl, 2)
+    z = arrays["z"]
+    if "factors" in arrays:
+        factors, names = arrays["factors"], [str(n) for n in arrays["factor_names"]]
+        strength = [abs(spearmanr(z[:, a], factors[:, k]).statistic) if np.ptp(factors[:, k]) > 0 else 0.0 for k in range(factors.shape[1])]
+        k = int(np.argmax(strength))
+        points = figure["d"].scatter(z[:, a], z[:, b], c=factors[:, k], s=0.8, cmap="viridis", linewidths=0, rasterized=True)
+        figure.fig.colorbar(points, ax=figure["d"], shrink=0.8, aspect=15).set_label(names[k])
+        colour, label = factors[:, k], f"coloured by the known factor {names[k]} (|Spearman| with z{a + 1} {strength[k]:.2f})"
+    else:
+        figure["d"].scatter(z[:, a], z[:, b], s=0.8, color="0.3", linewidths=0, rasterized=True)
+        colour, label = np.full(len(z), np.nan), "(no known factors)"
+    figure["d"].set_xlabel(f"z{a + 1}")
+    figure["d"].set_ylabel(f"z{b + 1}")
+    figure.record("d", pd.DataFrame({f"z{a + 1}": z[:, a], f"z{b + 1}": z[:, b], "colour": colour}),
+                  f"The posterior means of run {run}'s {len(z):,} rows on its two most informative dimensions, {label}")
+    return figure

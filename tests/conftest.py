@@ -97,16 +97,26 @@ def prepare_demo(workdir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    """tests/config.yaml run for real, once with --cores 1 and once with --cores 2."""
+    """tests/config.yaml run for real: everything with --cores 2, and its tables and data files
+    again with --cores 1 (serially, its ~40 figure and paper jobs would add minutes; the tables
+    are what must not depend on the cores)."""
     results = {}
     for cores in ("1", "2"):
         workdir = tmp_path_factory.mktemp(f"cores{cores}")
         config = prepare_workdir(workdir)
-        result = run_snakemake(workdir, "--cores", cores, configfile=config)
+        targets = [*EXPECTED_TABLES, *EXPECTED_DATA_FILES] if cores == "1" else []
+        result = run_snakemake(workdir, "--cores", cores, *targets, configfile=config)
         assert result.returncode == 0, result.stdout + result.stderr
         results[cores] = workdir
     return results
 
+
+#: data files compared between --cores 1 and --cores 2 (tests/test_workflow.py)
+EXPECTED_DATA_FILES = [
+    *[f"results/jacobian/{grid}/grid.npz" for grid in ("toy", "swirl")],
+    *[f"results/graphs/{graph}.npz" for graph in ("tiny_sbm", "tiny_edges")],
+    *[f"results/{kind}/{dataset}.h5ad" for kind in ("data", "processed") for dataset in ("tiny_sim", "tiny_h5ad")],
+]
 
 EXPECTED_TABLES = [
     "results/processed/tiny_sim.qc.tsv",

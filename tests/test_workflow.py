@@ -41,15 +41,16 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
-        ("vae_simulate", 2), ("vae_train", 22), ("vae_gather", 8), ("vae_gather_dataset", 1), ("vae_baselines", 2),
-        ("vae_comparison", 1), ("plot_vae_run", 9), ("plot_vae_comparison", 1), ("cnf_train", 3), ("plot_cnf_run", 3),
+        ("vae_simulate", 2), ("vae_train", 12), ("vae_gather", 7), ("vae_gather_dataset", 1), ("vae_baselines", 2),
+        ("vae_comparison", 1), ("plot_vae_run", 8), ("plot_vae_comparison", 1), ("cnf_train", 3), ("plot_cnf_run", 3),
+        ("paper_provenance", 1), ("paper_figure", 6), ("paper_headlines", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
 
 
 def test_tiny_run_makes_every_table_and_figure(runs):
-    workdir = runs["1"]
+    workdir = runs["2"]
     for table in EXPECTED_TABLES:
         assert (workdir / table).stat().st_size > 0, table
     for name in ("tiny_sim.embedding", "tiny_h5ad.embedding", "tiny_sbm.adjacency", "tiny_edges.adjacency"):
@@ -74,7 +75,7 @@ def test_vae_runs_score_every_seed_and_the_decoder_is_a_jacobian_map(runs):
     from figureflow.generative.vae import load_model
     from figureflow.jacobian.torch_maps import torch_volume_elements
 
-    workdir = runs["1"]
+    workdir = runs["2"]
     metrics = pd.read_csv(workdir / "results/vae/tiny_beta/metrics.tsv", sep="\t")
     assert metrics["replicate"].tolist() == [0, 1] and metrics[["mig_binned", "sap"]].apply(lambda c: c.between(0, 1)).all().all()
     assert metrics["mig_dlib"].isna().all()  # continuous factors: no classes to score as disentanglement_lib does
@@ -173,7 +174,7 @@ def test_a_sweep_in_three_chunk_jobs_gives_the_table_of_one_serial_call(runs, tm
         assert (tmp_path / "r.tsv").read_bytes() == (runs[cores] / "results/sweeps/tiny_grid/replicates.tsv").read_bytes()
     assert list(serial.columns) == ["cluster_std", "shear", "replicate", "seed", "ari_gmm", "ari_kmeans", "ari_diff"]
     for name in ("distribution", "example", "grid"):
-        assert (runs["1"] / f"results/figures/sweeps/tiny_grid.{name}.png").stat().st_size > 1000
+        assert (runs["2"] / f"results/figures/sweeps/tiny_grid.{name}.png").stat().st_size > 1000
 
 
 def test_jacobian_figures_are_drawn_from_grids_computed_once(runs):
@@ -218,7 +219,7 @@ def test_outputs_carry_the_planted_and_ingested_annotations(runs):
 
 
 def test_edge_list_with_classes_gives_per_class_z_and_figure(runs):
-    workdir = runs["1"]
+    workdir = runs["2"]
     nodes = pd.read_csv(workdir / "results/signal_flow/tiny_edges/nodes.tsv", sep="\t")
     assert list(nodes.columns) == ["node", "z", "component", "class"]
     means = nodes.groupby("class")["z"].mean()
@@ -249,7 +250,7 @@ def test_jacobian_estimates_for_builtin_and_user_maps(runs):
 
 
 def test_rerun_has_nothing_to_do_and_report_builds(runs):
-    workdir = runs["1"]
+    workdir = runs["2"]
     config = REPO / "tests" / "config.yaml"
     again = run_snakemake(workdir, "--cores", "1", configfile=config)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -398,11 +399,11 @@ def test_outputs_are_readable_as_the_umask_allows_and_no_temporary_is_left(runs)
 
     umask = os.umask(0o022)
     os.umask(umask)
-    files = [p for p in (runs["1"] / "results").rglob("*") if p.is_file()]
+    files = [p for p in (runs["2"] / "results").rglob("*") if p.is_file()]
     assert len(files) > 40
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, (path, oct(path.stat().st_mode))
-    assert not [p for p in (runs["1"] / "results").rglob(".*") if p.is_file()]
+    assert not [p for p in (runs["2"] / "results").rglob(".*") if p.is_file()]
 
 
 def test_jobs_log_the_workflows_own_figureflow(runs):

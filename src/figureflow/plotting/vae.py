@@ -298,7 +298,7 @@ def paper_figure(inputs, options):
             figure.headline(f"{SCORE_LABELS[metric]} of {method} ({data})", np.nanmean(values), None, np.nanmin(values), np.nanmax(values),
                             f"range over {np.isfinite(values).sum()} seed(s)")
     summary_b = draw_scores(figure["b"], rows, "sap")
-    figure.record("b", summary_b, f"SAP on the same models and baselines: " + "; ".join(f"{r.method} {r.mean:.3f}" for r in summary_b.itertuples()
+    figure.record("b", summary_b, "SAP on the same models and baselines: " + "; ".join(f"{r.method} {r.mean:.3f}" for r in summary_b.itertuples()
                                                                                       if np.isfinite(r.mean)))
     arrays = read_arrays(latents[run], ["z", "kl_per_dim", "traversal", "traversal_values"], optional=["canvas", "factors", "factor_names", "var_names"])
     kl = arrays["kl_per_dim"]

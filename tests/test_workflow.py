@@ -234,7 +234,7 @@ def test_edge_list_with_classes_gives_per_class_z_and_figure(runs):
 
 
 def test_jacobian_estimates_for_builtin_and_user_maps(runs):
-    workdir = runs["1"]
+    workdir = runs["2"]
     toy = pd.read_csv(workdir / "results/jacobian/toy/estimates.tsv", sep="\t")
     assert toy["exact"].eq(2.0).all() and len(toy) == 6
     assert ((toy["estimate"] - 2.0).abs() <= 4 * toy["std_error"]).all()

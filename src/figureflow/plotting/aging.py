@@ -181,10 +181,11 @@ def paper_figure(inputs, options):
     figure["a"].legend(loc="lower right")
     done = table[table["magnitude"].notna()].sort_values("magnitude").reset_index(drop=True)
     reps = options.get("bootstraps")
+    sizes = (f"{int(done['n_per_sample'].min())} to {int(done['n_per_sample'].max())} cells per sample" if len(done)
+             else "no cell type had enough young and old cells")
     figure.record("a", done[["cell_type", "magnitude", "ci_low", "ci_high", "n_young", "n_old", "n_per_sample"]],
                   f"Aging magnitude of each cell type of dataset {dataset}: the Wasserstein distance between old and young cells over the mean of "
-                  f"the young-young and old-old null distances (1, no change; dashed), mean and 95% interval over {reps} bootstraps of "
-                  f"{int(done['n_per_sample'].min())} to {int(done['n_per_sample'].max())} cells per sample"
+                  f"the young-young and old-old null distances (1, no change; dashed), mean and 95% interval over {reps} bootstraps; {sizes}"
                   + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     for r in done.itertuples():
         figure.headline(f"aging magnitude of {r.cell_type} ({dataset})", r.magnitude, None, r.ci_low, r.ci_high, "95% bootstrap interval",
@@ -195,7 +196,8 @@ def paper_figure(inputs, options):
     if planted:
         draw_planted_shift(figure["b"], table)
         rho = spearmanr(done["magnitude"], done["planted_shift"]).statistic
-        figure.headline(f"Spearman correlation of magnitudes and planted shifts ({dataset})", rho, 1.0, note=f"{len(done)} cell types")
+        figure.headline(f"Spearman correlation of magnitudes and planted shifts ({dataset})", rho,
+                        note=f"{len(done)} cell types; 1 would rank the planted shifts exactly")
         figure.record("b", done[["cell_type", "planted_shift"]], f"The shift planted in each cell type's simulation (L2 norm of its change in "
                       f"log-mean expression), in the order of a; Spearman's rank correlation with the magnitudes {rho:.2f}")
     else:

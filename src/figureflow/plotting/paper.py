@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.spines import Spine  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from figureflow.io import atomic_output  # noqa: E402
@@ -189,7 +190,11 @@ class PaperFigure:
         if missing:
             raise ValueError(f"paper figure {self.method}: panel(s) {', '.join(missing)} recorded no source data or legend sentence")
         for letter in self.letters:  # first at the axes' corner, so that the layout leaves room above it
-            self.axes[letter].set_title(letter, loc="left", fontsize=LETTER_PT, fontweight="bold")
+            ax = self.axes[letter]
+            ax.set_title(letter, loc="left", fontsize=LETTER_PT, fontweight="bold")
+            for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+                if scale == "log":  # a log axis spanning less than a decade labels its minor ticks, which then collide
+                    axis.set_minor_formatter(NullFormatter())
         self.fig.canvas.draw()
         renderer = self.fig.canvas.get_renderer()
         for letter in self.letters:  # then moved left, over the tick and axis labels

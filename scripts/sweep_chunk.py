@@ -4,7 +4,7 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
 from figureflow.parallel import start_workers
 
-start_workers(snakemake.threads, preload=["figureflow.sweeps"])  # they import scikit-learn while this process does
+start_workers(snakemake.threads, preload=["figureflow.sweeps:load_libraries"])  # they import scikit-learn while this process does
 
 from figureflow.io import write_table  # noqa: E402
 from figureflow.runtime import job  # noqa: E402

@@ -190,3 +190,22 @@ def test_an_unknown_sweep_experiment_or_parameter_is_named_before_any_job():
     assert config["sweeps"]["s"]["replicates"] == 40 and config["sweeps"]["s"]["chunks"] == 1  # schema defaults
     with pytest.raises(InputError, match=r"sweeps.s.grid names 'cluster_sd', which experiment 'gmm_vs_kmeans' does not take"):
         check_inputs(config)
+
+
+def test_checking_the_demo_config_imports_no_heavy_library():
+    # Every snakemake call (and every SLURM job) parses the workflow and checks its config; that
+    # check must not pay for torch, scikit-learn, anndata, POT or scipy.stats (seconds of imports).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml\n"
+        "from figureflow.config import check_inputs, validate_config\n"
+        f"config = validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r})), {str(SCHEMA)!r})\n"
+        f"facts = check_inputs(config, base={str(REPO)!r})\n"
+        "assert facts['jacobian'] and facts['sweeps'] and facts['vae'], facts.keys()\n"
+        "heavy = ['torch', 'sklearn', 'anndata', 'ot', 'scipy.stats', 'scipy.integrate', 'scipy.optimize']\n"
+        "print(' '.join(name for name in heavy if name in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""

@@ -107,6 +107,16 @@ def test_stereographic_exact_mean_matches_a_brute_force_integral():
     assert stereographic_exact_mean() == pytest.approx(np.trapezoid(f, r), rel=1e-10)
 
 
+def test_stereographic_exact_mean_equals_scipys_exponential_integral_and_quadrature():
+    # the closed form 2 - sqrt(e) E_1(1/2), against scipy's E_1 and an adaptive quadrature of the density
+    from scipy.integrate import quad
+    from scipy.special import exp1
+
+    assert stereographic_exact_mean() == pytest.approx(2.0 - np.sqrt(np.e) * exp1(0.5), rel=4e-16)
+    value, _ = quad(lambda t: 4.0 / (1.0 + t) ** 2 * 0.5 * np.exp(-0.5 * t), 0.0, np.inf, epsabs=1e-15, epsrel=1e-13)
+    assert stereographic_exact_mean() == pytest.approx(value, rel=1e-13)
+
+
 @pytest.mark.parametrize("name", ["toy", "stereographic"])
 @pytest.mark.parametrize("estimator", ["mc", "rqmc"])
 def test_95_percent_interval_covers_the_exact_mean_at_least_40_of_50_times(name, estimator):

@@ -44,8 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
 from threadpoolctl import threadpool_limits
 
 from figureflow.io import InputError, describe
@@ -109,6 +107,9 @@ def exact_ot_distance(X: np.ndarray, Y: np.ndarray) -> float:
     ValueError
         If the samples differ in size or dimension.
     """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
     X, Y = _checked_pair(X, Y)
     if len(X) != len(Y):
         raise ValueError(f"the exact distance needs samples of equal size, found {len(X)} and {len(Y)}")
@@ -129,6 +130,7 @@ def emd_distance_pot(X: np.ndarray, Y: np.ndarray, max_iter: int = 10**6, max_tr
         If the solver still stops before optimality (never a silent approximate value).
     """
     import ot
+    from scipy.spatial.distance import cdist
 
     X, Y = _checked_pair(X, Y)
     cost = cdist(X, Y)
@@ -143,6 +145,8 @@ def emd_distance_pot(X: np.ndarray, Y: np.ndarray, max_iter: int = 10**6, max_tr
 
 
 def _energy_distance(X: np.ndarray, Y: np.ndarray) -> float:
+    from scipy.spatial.distance import cdist
+
     return float(2.0 * cdist(X, Y).mean() - cdist(X, X).mean() - cdist(Y, Y).mean())
 
 
@@ -151,6 +155,8 @@ def ot_distance(X: np.ndarray, Y: np.ndarray, metric: str = "emd", rng: np.rando
 
     ``rng`` draws the projections of ``sliced`` (the other metrics are deterministic).
     """
+    from scipy.spatial.distance import cdist
+
     X, Y = _checked_pair(X, Y)
     if metric == "emd":
         return exact_ot_distance(X, Y)
@@ -426,6 +432,9 @@ def transport_plan(young: np.ndarray, old: np.ndarray, stream: np.random.SeedSeq
     axes of the pooled sample (its own PCA), where a change with age shows if it is the sample's
     main variation.
     """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
     n = sample_size(len(young), len(old), n_per_sample, sampling)
     s = draw_samples(len(young), len(old), n, spawn_generators(stream, 1)[0], sampling)
     Y, O = young[s.young_a], old[s.old_a]

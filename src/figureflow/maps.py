@@ -239,6 +239,11 @@ def check_config(config: Mapping) -> dict:
         if map_kind(spec) == "cnf":
             facts[name] = {"dims": _check_cnf_map(name, spec, config), "code": [model_file(spec)]}
             continue
+        if map_kind(spec) == "mlp":  # built-in and tested: its parameters are checked, torch is not imported
+            from figureflow.jacobian.torch_maps import mlp_shape
+
+            facts[name] = {"dims": mlp_shape(spec.get("params"), f"jacobian.maps.{name}.params")[:2], "code": []}
+            continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
     for name in facts:

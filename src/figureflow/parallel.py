@@ -29,8 +29,12 @@ AHEAD = 2
 
 
 def _import(modules: tuple[str, ...]) -> None:
+    """Import each of ``modules``; ``"package.module:function"`` also calls ``function()``."""
     for name in modules:
-        importlib.import_module(name)
+        module, _, function = name.partition(":")
+        loaded = importlib.import_module(module)
+        if function:
+            getattr(loaded, function)()
 
 
 def _executor(n_workers: int):
@@ -41,7 +45,8 @@ def _executor(n_workers: int):
 
 def start_workers(n_jobs: int, preload: Sequence[str] = ()) -> None:
     """Start the ``n_jobs - 1`` worker processes of :func:`run_tasks` now, each importing the
-    modules ``preload``; returns at once. Nothing happens for ``n_jobs <= 1``."""
+    modules ``preload`` (``"package.module:function"`` also calls ``function()``, e.g. one that
+    imports what the tasks use); returns at once. Nothing happens for ``n_jobs <= 1``."""
     n_workers = int(n_jobs) - 1
     if n_workers < 1:
         return

@@ -17,7 +17,8 @@ do not fight. Workers are spawned, not forked: a forked worker can hang for good
 fork-safe once the parent has used it, and a multiprocessing pool waits forever for a worker that
 died); one did, in CI. A job hides the workers' start (a fresh interpreter importing
 scikit-learn, about a second) behind its own imports by calling
-:func:`figureflow.parallel.start_workers` first.
+:func:`figureflow.parallel.start_workers` first, with ``figureflow.sweeps:load_libraries``. This
+module imports scikit-learn only there (:func:`load_libraries`), so checking a config is quick.
 """
 
 from __future__ import annotations
@@ -30,14 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-# Imported here, not inside the experiment: threadpoolctl limits only the BLAS/OpenMP libraries
-# already loaded, so scikit-learn's OpenMP runtime must be loaded before a limit is entered, or the
-# first (serial: every) replicate runs on unbounded pools (3x slower here, 70x in the post).
-from sklearn.cluster import KMeans
-from sklearn.datasets import make_blobs
-from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 
 from figureflow.io import InputError, describe
 from figureflow.seeding import seed_sequence
@@ -52,6 +45,7 @@ __all__ = [
     "gmm_vs_kmeans",
     "grid_points",
     "replicate_generator",
+    "load_libraries",
     "run_replicate",
     "run_sweep",
     "summarize",
@@ -156,6 +150,10 @@ def blobs_and_labels(rng: np.random.Generator, n_samples=300, centers=3, cluster
     transformation, 0 leaves them round. Returns ``X`` (n, 2) and the labels ``truth``, ``gmm``,
     ``kmeans``; the data and both fits take their random states from ``rng``.
     """
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import make_blobs
+    from sklearn.mixture import GaussianMixture
+
     data_state, gmm_state, kmeans_state = (int(s) for s in rng.integers(0, 2**31 - 1, size=3))
     X, truth = make_blobs(int(n_samples), centers=int(centers), cluster_std=float(cluster_std), random_state=data_state)
     X = X @ (np.eye(2) + float(shear) * (SHEAR - np.eye(2)))
@@ -178,6 +176,8 @@ def gmm_vs_kmeans(rng: np.random.Generator, **params) -> dict:
     """Adjusted Rand index of a Gaussian mixture and of K-means against the truth on sheared blobs
     (:func:`blobs_and_labels`): ``ari_gmm``, ``ari_kmeans`` and ``ari_diff`` (GMM minus K-means:
     positive where the mixture's covariances help)."""
+    from sklearn.metrics import adjusted_rand_score
+
     d = blobs_and_labels(rng, **params)
     ari_gmm, ari_kmeans = adjusted_rand_score(d["truth"], d["gmm"]), adjusted_rand_score(d["truth"], d["kmeans"])
     return {"ari_gmm": float(ari_gmm), "ari_kmeans": float(ari_kmeans), "ari_diff": float(ari_gmm - ari_kmeans)}
@@ -196,9 +196,21 @@ def replicate_generator(seed: int, sweep: str, point: Mapping, replicate: int) -
 
 
 @functools.cache
-def _thread_pools():
-    """This process's BLAS/OpenMP libraries, found once (``threadpool_limits`` searches for them on
-    every entry, 3 ms here, a few percent of a replicate)."""
+def load_libraries():
+    """Import what the experiments use (scikit-learn) and find this process's BLAS/OpenMP
+    libraries, once; returns the ``threadpoolctl.ThreadpoolController`` that limits them.
+
+    scikit-learn is imported here, not at the top of the module: the config check imports this
+    module, and a workflow's start should not pay for scikit-learn (about a second). It must be
+    imported before a limit is entered: threadpoolctl limits only the libraries already loaded, so
+    a replicate run before scikit-learn's OpenMP runtime was loaded would run on unbounded pools
+    (3x slower here, 70x in the post). The controller is made once (``threadpool_limits`` searches
+    for the libraries on every entry, 3 ms here, a few percent of a replicate).
+    """
+    import sklearn.cluster  # noqa: F401
+    import sklearn.datasets  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.mixture  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
@@ -208,7 +220,7 @@ def run_replicate(experiment: str, seed: int, sweep: str, point: Mapping, replic
     """One row of ``replicates.tsv``: the grid point, ``replicate``, ``seed`` and the experiment's results."""
     function, defaults = EXPERIMENTS[experiment]
     rng, stream = replicate_generator(seed, sweep, point, replicate)
-    with _thread_pools().limit(limits=1):
+    with load_libraries().limit(limits=1):
         result = function(rng, **{**defaults, **(params or {}), **point})
     return {**point, "replicate": int(replicate), "seed": stream, **result}
 
@@ -325,9 +337,9 @@ def check_config(config: Mapping) -> dict:
 def example_dataset(seed: int, sweep: str, point: Mapping, replicate: int = 0, params: Mapping | None = None) -> dict:
     """For the figure: one ``gmm_vs_kmeans`` replicate's data and labels, exactly as the sweep drew them
     (:func:`blobs_and_labels` on that replicate's generator), with ``ari_gmm`` and ``ari_kmeans``."""
-    from threadpoolctl import threadpool_limits
+    from sklearn.metrics import adjusted_rand_score
 
     rng, _ = replicate_generator(seed, sweep, point, replicate)
-    with threadpool_limits(limits=1):
+    with load_libraries().limit(limits=1):
         d = blobs_and_labels(rng, **{**EXPERIMENTS["gmm_vs_kmeans"][1], **(params or {}), **point})
     return {**d, "ari_gmm": adjusted_rand_score(d["truth"], d["gmm"]), "ari_kmeans": adjusted_rand_score(d["truth"], d["kmeans"])}

@@ -12,7 +12,6 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -50,6 +49,8 @@ def open_h5ad(path: str | os.PathLike, key: str):
     InputError
         If the file is missing or anndata cannot read it, naming the file and the config ``key``.
     """
+    import anndata as ad  # here, not at the top: the config check imports this module (anndata takes a second)
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"h5ad file '{path}' (config key {key}) does not exist")
@@ -96,6 +97,7 @@ def _layer_names(path: Path, key: str) -> list[str]:
 @contextmanager
 def _layer(path: Path, name: str):
     """``layers[name]`` on disk: anndata's backed sparse dataset for a sparse layer, the dataset for a dense one."""
+    import anndata as ad
     import h5py
 
     with h5py.File(path, "r") as handle:
@@ -366,6 +368,8 @@ def ingest_h5ad(
         layers there are); counts that are not finite, negative or (unless
         ``allow_noninteger_counts``) not whole numbers.
     """
+    import anndata as ad
+
     base = f"datasets.{dataset}"
     check_h5ad_obs(path, dataset, cell_type_key, age_key, young, old, require_age)
     if processed:

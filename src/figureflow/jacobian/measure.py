@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
-from scipy import stats
 
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import COMPLEX_STEP, LatentMap
@@ -314,6 +313,8 @@ def monte_carlo(
     values = require_finite(latent, Z, volume_elements(latent, Z, method, n_threads), f"the mc sample of n = {n}")
     mean = float(np.sum(values) / n)
     se = float(np.std(values, ddof=1) / np.sqrt(n))
+    from scipy import stats  # here, not at the top: the config check imports this module
+
     half = float(stats.norm.ppf(0.975)) * se
     return Estimate("mc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
 
@@ -353,6 +354,8 @@ def randomized_qmc(
         means[r] = np.sum(values) / m
     mean = float(means.mean())
     se = float(means.std(ddof=1) / np.sqrt(n_scrambles))
+    from scipy import stats
+
     half = float(stats.t.ppf(0.975, n_scrambles - 1)) * se
     return Estimate("rqmc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
 

@@ -23,6 +23,7 @@ __all__ = [
     "torch_volume_elements",
     "random_mlp",
     "torch_map",
+    "mlp_shape",
     "mlp_map",
     "load_torch_map",
     "check_torch_map",
@@ -112,6 +113,22 @@ def torch_map(name: str, fn, d: int, D: int) -> LatentMap:
     return latent
 
 
+def mlp_shape(params, key: str) -> tuple[int, int, int]:
+    """``(latent_dim, data_dim, hidden)`` of the built-in ``mlp`` map from its ``params`` (defaults
+    2, 3 and 32), checked without building it (no torch import: the config check uses this).
+
+    Raises
+    ------
+    InputError
+        For an unknown or non-numeric parameter, or ``latent_dim > data_dim``, naming ``key``.
+    """
+    params = _check_parameters("mlp", params, key)
+    d, D, hidden = (int(_number(params.get(k, v), f"{key}.{k}")) for k, v in (("latent_dim", 2), ("data_dim", 3), ("hidden", 32)))
+    if not 1 <= d <= D:
+        raise InputError(f"config key {key}: need 1 <= latent_dim <= data_dim, found {d} and {D}")
+    return d, D, hidden
+
+
 def mlp_map(name: str, params, seed: int, key: str) -> LatentMap:
     """The built-in ``mlp`` map: a :func:`random_mlp` decoder whose weights come from ``seed`` and ``name``.
 
@@ -124,10 +141,7 @@ def mlp_map(name: str, params, seed: int, key: str) -> LatentMap:
     """
     from figureflow.seeding import generator
 
-    params = _check_parameters("mlp", params, key)
-    d, D, hidden = (int(_number(params.get(k, v), f"{key}.{k}")) for k, v in (("latent_dim", 2), ("data_dim", 3), ("hidden", 32)))
-    if not 1 <= d <= D:
-        raise InputError(f"config key {key}: need 1 <= latent_dim <= data_dim, found {d} and {D}")
+    d, D, hidden = mlp_shape(params, key)
     weight_seed = int(generator(seed, "jacobian_map", {"map": name}).integers(2**31 - 1))
     return torch_map(name, random_mlp(d, D, hidden, weight_seed), d, D)
 

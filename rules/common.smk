@@ -227,8 +227,15 @@ def jacobian_maps_into_3d():
 
 
 def signal_flow_mem_mb(wildcards, input):
-    """Signal-flow memory: ~60x the compressed graph file (CSR, transpose, Laplacian, CG vectors)."""
-    return int(max(2000, 1000 + 60 * input.size_mb))
+    """Signal-flow memory: the graph file (uncompressed CSR) about 6 times over (the matrix, its
+    transpose, the node table, the CG vectors), and 1 GB for the interpreter and libraries."""
+    return int(max(2000, 1000 + 6 * input.size_mb))
+
+
+def signal_flow_threads(wildcards, input):
+    """Two threads for a large graph (its solve is a pass over the edges per step, which two
+    threads share; the result does not depend on it), one for a small one (done in a second)."""
+    return 2 if input.size_mb > 50 else 1
 
 
 def aging_cell_type_name(wildcards):

@@ -14,8 +14,7 @@ rule signal_flow:
         "logs/signal_flow/{graph}.log",
     benchmark:
         "results/benchmarks/signal_flow/{graph}.tsv"
-    # one thread: the sparse solve is memory-bound, and z must not depend on the thread count
-    threads: 1
+    threads: signal_flow_threads
     resources:
         mem_mb=signal_flow_mem_mb,
         runtime=60,

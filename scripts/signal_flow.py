@@ -9,7 +9,7 @@ from figureflow.signal_flow import nodes_frame, signal_flow, summary_frame
 with job(snakemake) as log:
     adjacency, nodes = read_graph_files(snakemake.input.graph, snakemake.input.nodes)
     log.info("%d nodes, %d edges; solver %s", adjacency.shape[0], adjacency.nnz, snakemake.params.options["solver"])
-    result = signal_flow(adjacency, name=f"graph '{snakemake.wildcards.graph}'", log=log, **snakemake.params.options)
+    result = signal_flow(adjacency, name=f"graph '{snakemake.wildcards.graph}'", log=log, n_threads=snakemake.threads, **snakemake.params.options)
     log.info(
         "solver %s (%s): %d iterations, residual %.2e, %.2f s; %d components, %d isolated nodes",
         result.solver, result.method, result.iterations, result.residual, result.seconds, result.n_components, result.n_isolated,

@@ -178,3 +178,50 @@ def test_read_table_gives_back_every_float_exactly_and_only_empty_cells_as_na(tm
     back = read_table(tmp_path / "t.tsv")
     np.testing.assert_array_equal(back["x"].to_numpy(), values)  # bit for bit
     assert back["cell_type"].tolist()[:2] == ["NA", "B"] and back["y"].isna().sum() == 1000
+
+
+def _tricky_table(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    special = np.array([0.1, 1e-5, 1e16, 1e15, 1.2345678901234568e17, 3.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308, 1e-7, 1e22])
+    floats = np.concatenate([special, rng.normal(size=n - special.size) * 10.0 ** rng.integers(-30, 30, n - special.size)])
+    return pd.DataFrame({
+        "node": np.array([f"cell {i}" if i % 7 else "" for i in range(n)], dtype=object),
+        "z": floats,
+        "component": rng.integers(-1, 5, n),
+        "flag": rng.random(n) > 0.5,
+        "count": rng.integers(0, 2**63, n, dtype=np.uint64),
+        "missing": np.full(n, np.nan),
+    })
+
+
+def test_the_fast_table_writer_gives_pandas_bytes_on_every_case_it_takes(tmp_path):
+    # repr of extreme floats, -0.0, inf, NaN as empty, ints, uint64, bools, empty strings, across chunks
+    from figureflow.io import _TSV_CHUNK, fast_tsv_chunks
+
+    frame = _tricky_table(_TSV_CHUNK + 1234)
+    expected = frame.to_csv(None, sep="\t", index=False, na_rep="", lineterminator="\n")
+    assert "".join(fast_tsv_chunks(frame)) == expected
+    write_table(frame, tmp_path / "t.tsv")
+    assert (tmp_path / "t.tsv").read_bytes() == expected.encode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f[["z"]],  # one column: pandas quotes an empty row
+        lambda f: f.assign(node=f["node"].where(f.index != 5, "a\tb")),  # a tab in a text field is quoted
+        lambda f: f.assign(node=f["node"].where(f.index != 5, 'say "hi"')),
+        lambda f: f.assign(node=f["node"].where(f.index != 5, None)),
+        lambda f: f.assign(z=f["z"].astype(np.float32)),
+        lambda f: f.assign(component=f["component"].astype("Int64")),
+        lambda f: f.assign(node=f["node"].astype("category")),
+    ],
+    ids=["one column", "tab", "quote", "None", "float32", "nullable int", "category"],
+)
+def test_the_fast_table_writer_leaves_to_pandas_what_it_does_not_format(tmp_path, change):
+    from figureflow.io import FAST_TSV_ROWS, fast_tsv_chunks
+
+    frame = change(_tricky_table(FAST_TSV_ROWS))
+    assert fast_tsv_chunks(frame) is None
+    write_table(frame, tmp_path / "t.tsv")
+    assert (tmp_path / "t.tsv").read_text() == frame.to_csv(None, sep="\t", index=False, na_rep="", lineterminator="\n")

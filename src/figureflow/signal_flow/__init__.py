@@ -53,6 +53,7 @@ __all__ = [
     "laplacian_system_reference",
     "NODE_COLUMNS",
     "weak_components",
+    "weak_components_reference",
     "grounded_nodes",
     "signal_flow",
     "trophic_incoherence",
@@ -220,22 +221,21 @@ def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
 
         ``b_i = sum_j W_ij sign(A_ij - A_ji) = (w_out_i - w_in_i) / 2 + sum_j min(A_ij, A_ji) sign(A_ij - A_ji)``,
 
-    whose last sum runs only over reciprocated pairs. So the only matrices made are ``A^T`` and
-    three small ones on the reciprocated pairs: in a fresh process, where touching new memory
-    is much of the cost, this takes a fraction of the whole-matrix scipy expression of the same
-    formulas (:func:`laplacian_system_reference`).
+    whose last sum runs only over reciprocated pairs: it is found by merging each row of ``A``
+    with the same row of ``A^T`` (numba, :func:`figureflow.signal_flow.kernels.reciprocal_sums`).
+    So the only matrix made is ``A^T``: in a fresh process, where touching new memory is much of
+    the cost, this takes a fraction of the whole-matrix scipy expression of the same formulas
+    (:func:`laplacian_system_reference`).
     """
-    AT = A.T.tocsr()
+    from figureflow.signal_flow.kernels import reciprocal_sums
+
+    if A.nnz and (not A.has_sorted_indices or A.data.min() <= 0):
+        raise ValueError("assemble_system needs a checked adjacency (check_adjacency): sorted, no explicit zeros or negative weights")
+    AT = A.T.tocsr()  # scipy's transpose writes each row's indices in order
+    AT.has_sorted_indices = True
     w_out = _row_sums(A)
     w_in = _row_sums(AT)
-    both = A.minimum(AT)  # min(A_ij, A_ji) on the reciprocated pairs, in canonical order
-    pattern = sp.csr_matrix((np.ones(both.nnz), both.indices, both.indptr), shape=A.shape)
-    forward = A.multiply(pattern).tocsr()  # A_ij on the same pairs, same order (weights > 0)
-    backward = AT.multiply(pattern).tocsr()  # A_ji
-    if not (forward.nnz == backward.nnz == both.nnz):
-        raise ValueError("assemble_system needs a checked adjacency (check_adjacency): no explicit zeros or negative weights")
-    reciprocal = sp.csr_matrix((both.data * np.sign(forward.data - backward.data), both.indices, both.indptr), shape=A.shape)
-    b = 0.5 * (w_out - w_in) + _row_sums(reciprocal)
+    b = 0.5 * (w_out - w_in) + reciprocal_sums(A, AT)
     return LaplacianSystem(A, AT, 0.5 * (w_out + w_in), b, 0.5 * (w_in - w_out))
 
 
@@ -265,7 +265,30 @@ def laplacian_system_reference(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndar
 
 
 def weak_components(A: sp.csr_matrix) -> np.ndarray:
-    """Weakly connected component of each node: 0 for the largest (ties: lowest node first), -1 if isolated."""
+    """Weakly connected component of each node: 0 for the largest (ties: lowest node first), -1 if isolated.
+
+    Union-find over the edges in numba (:func:`figureflow.signal_flow.kernels.weak_labels`);
+    :func:`weak_components_reference` is the same from scipy's ``connected_components``, which
+    symmetrizes the whole matrix first.
+    """
+    from figureflow.signal_flow.kernels import weak_labels
+
+    labels, sizes = weak_labels(sp.csr_matrix(A))
+    return _relabel_by_size(labels, sizes)
+
+
+def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Components numbered by their lowest node, renumbered largest first (ties: lowest node first),
+    single nodes -1."""
+    order = np.argsort(-sizes, kind="stable")  # labels already run in the order of their lowest node
+    order = order[sizes[order] >= 2]
+    relabel = np.full(sizes.size, -1)
+    relabel[order] = np.arange(order.size)
+    return relabel[labels]
+
+
+def weak_components_reference(A: sp.csr_matrix) -> np.ndarray:
+    """:func:`weak_components` through scipy's ``connected_components`` (the reference)."""
     n_raw, raw = connected_components(A, directed=True, connection="weak")
     sizes = np.bincount(raw, minlength=n_raw)
     first = np.full(n_raw, A.shape[0])
@@ -327,72 +350,108 @@ def _grounded_matrix(L: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape)
 
 
-def _solve_sparse(system: LaplacianSystem, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log):
+def _solve_sparse(system: LaplacianSystem, rhss, comp, n_comp, tol, cg_maxiter, amg_maxiter, log, n_threads=None):
     """Solve the consistent singular systems ``L x = rhs``; returns (solutions, method, iterations, residual).
 
     Each component's null space is removed by grounding: one node per component is held at 0 (its
     row and column replaced by the identity's) and the resulting symmetric positive definite
     system is solved. Because every component's equations sum to zero, the dropped equations
-    hold as well, so this is exact. The grounded ``L`` is applied as an operator; it is built
-    as a matrix only for the multigrid fallback.
+    hold as well, so this is exact.
+
+    All right-hand sides are solved together by Jacobi-preconditioned CG in numba
+    (:func:`figureflow.signal_flow.kernels.block_cg`: one pass over the edges per step serves every
+    right-hand side; the same bits on any number of threads), refined on the true residual until
+    every component's relative residual is below ``tol``. ``iterations`` counts CG steps (each
+    advances every right-hand side). If Jacobi-CG does not converge in ``cg_maxiter`` steps, as on
+    mesh-like graphs, the solve switches to scipy's CG with an algebraic multigrid preconditioner
+    (pyamg), one right-hand side at a time.
     """
+    from figureflow.signal_flow.kernels import block_cg, laplacian_apply
+    from figureflow.threads import numba_threads
+
     n = system.degree.size
     keep = np.ones(n, dtype=bool)
     keep[grounded_nodes(system.degree, comp, n_comp)] = False
-    keep_values = keep.astype(np.float64)
     held = ~keep
+    unit = bool(np.all(system.A.data == 1.0))  # an unweighted graph: its weights need not be read
+    A, AT, degree = system.A, system.AT, system.degree
+    solutions = [np.zeros_like(rhs) for rhs in rhss]
+    live = [i for i, rhs in enumerate(rhss) if np.any(rhs)]
+    if not live:
+        return solutions, "cg+jacobi", 0, 0.0
+    B = np.stack([rhss[i] for i in live], axis=1)
+    B_r = B * keep[:, None]
+    inner_tol = tol / 10.0
+    total_iterations, residual = 0, np.inf
+    with numba_threads(n_threads):
+        X = np.zeros_like(B_r)
+        for _ in range(4):  # iterative refinement: inner solves on the current residual
+            R = B_r - laplacian_apply(A, AT, degree, X, held, unit)
+            dX, its, converged = block_cg(A, AT, degree, held, R, inner_tol, cg_maxiter, unit)
+            total_iterations += its
+            if not converged:
+                break
+            X = (X + dX) * keep[:, None]  # grounded entries are 0 by construction; make it exact
+            residual = max(
+                _component_residual_values(B[:, c] - laplacian_apply(A, AT, degree, X[:, c : c + 1], None, unit)[:, 0], B[:, c], comp, n_comp)
+                for c in range(B.shape[1])
+            )
+            if residual <= tol:
+                break
+    if residual <= tol:
+        for c, i in enumerate(live):
+            solutions[i] = X[:, c].copy()
+        return solutions, "cg+jacobi", total_iterations, float(residual)
+    if converged:
+        raise ConvergenceError(
+            f"the sparse solver reached a relative residual of {residual:.3g} (> tol = {tol:g}) after "
+            f"{total_iterations} iterations (cg+jacobi); no approximate answer is returned. "
+            "Try solver='pinv' for a small graph, or a looser tolerance."
+        )
+    if log:
+        log.info("Jacobi-preconditioned CG did not converge in %d iterations; switching to algebraic multigrid", its)
+    amg_solutions, iterations, worst = _solve_amg(system, [rhss[i] for i in live], keep, comp, n_comp, tol, amg_maxiter)
+    for i, x in zip(live, amg_solutions):
+        solutions[i] = x
+    return solutions, "cg+amg", total_iterations + iterations, worst
 
-    def grounded_matvec(x):
-        x = np.ravel(x)
-        kept = keep_values * x
-        y = system.degree * x - 0.5 * (system.A @ kept + system.AT @ kept)
-        y[held] = x[held]
-        return y
 
-    Lr = LinearOperator((n, n), matvec=grounded_matvec, dtype=np.float64)
-    diag = np.where(keep, system.degree, 1.0)
-    jacobi = LinearOperator((n, n), matvec=lambda v: np.ravel(v) / diag, dtype=np.float64)
+def _component_residual_values(r, rhs, comp, n_comp):
+    """The largest relative residual ``||r_c|| / ||rhs_c||`` over components (absolute where ``rhs_c = 0``)."""
+    r2 = np.bincount(comp, weights=r * r, minlength=n_comp)
+    b2 = np.bincount(comp, weights=rhs * rhs, minlength=n_comp)
+    rel = np.where(b2 > 0, np.sqrt(r2) / np.sqrt(np.where(b2 > 0, b2, 1.0)), np.sqrt(r2))
+    return float(rel.max()) if rel.size else 0.0
+
+
+def _solve_amg(system: LaplacianSystem, rhss, keep, comp, n_comp, tol, amg_maxiter):
+    """The multigrid fallback of :func:`_solve_sparse`: scipy's CG with a smoothed-aggregation
+    preconditioner on the grounded ``L`` (built as a matrix), one right-hand side at a time, refined
+    on the true residual."""
+    Lr = _grounded_matrix(system.matrix(), keep)
+    amg = _amg_preconditioner(Lr)
     inner_tol = tol / 10.0
     solutions, total_iterations, worst = [], 0, 0.0
-    method = "cg+jacobi"
-    amg = None
     for rhs in rhss:
-        if not np.any(rhs):
-            solutions.append(np.zeros_like(rhs))
-            continue
         rhs_r = rhs * keep
         xr = np.zeros_like(rhs_r)
         residual = np.inf
-        for _ in range(4):  # iterative refinement: inner solves on the current residual
-            r = rhs_r - Lr @ xr
-            if amg is None:
-                dx, its, converged = _pcg(Lr, r, jacobi, inner_tol, cg_maxiter)
-                total_iterations += its
-                if not converged:
-                    if log:
-                        log.info("Jacobi-preconditioned CG did not converge in %d iterations; switching to algebraic multigrid", its)
-                    Lr = _grounded_matrix(system.matrix(), keep)
-                    amg = _amg_preconditioner(Lr)
-                    method = "cg+amg"
-                    dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
-                    total_iterations += its
-            else:
-                dx, its, converged = _pcg(Lr, r, amg, inner_tol, amg_maxiter)
-                total_iterations += its
-            xr = xr + dx
-            x = xr * keep  # grounded entries are 0 by construction; make it exact
-            residual = _component_residual(system.matvec, x, rhs, comp, n_comp)
+        for _ in range(4):
+            dx, its, _converged = _pcg(Lr, rhs_r - Lr @ xr, amg, inner_tol, amg_maxiter)
+            total_iterations += its
+            xr = (xr + dx) * keep
+            residual = _component_residual(system.matvec, xr, rhs, comp, n_comp)
             if residual <= tol:
                 break
         if residual > tol:
             raise ConvergenceError(
                 f"the sparse solver reached a relative residual of {residual:.3g} (> tol = {tol:g}) after "
-                f"{total_iterations} iterations ({method}); no approximate answer is returned. "
+                f"{total_iterations} iterations (cg+amg); no approximate answer is returned. "
                 "Try solver='pinv' for a small graph, or a looser tolerance."
             )
         worst = max(worst, residual)
-        solutions.append(x)
-    return solutions, method, total_iterations, worst
+        solutions.append(xr)
+    return solutions, total_iterations, worst
 
 
 def dense_memory_gb(n: int) -> float:
@@ -448,6 +507,7 @@ def signal_flow(
     amg_maxiter: int = 500,
     name: str = "graph",
     log=None,
+    n_threads: int | None = None,
 ) -> SignalFlowResult:
     """Signal flow ``z`` of every node, trophic incoherence and downhill fraction of the graph.
 
@@ -471,6 +531,9 @@ def signal_flow(
         Names the graph in error messages.
     log
         Optional ``logging.Logger`` for progress.
+    n_threads
+        Threads of the sparse solve (numba; ``None``: numba's current setting). ``z`` is the same
+        to the last bit for any count.
 
     Returns
     -------
@@ -518,7 +581,7 @@ def signal_flow(
             # single-threaded BLAS: the iterates, hence z, do not depend on the thread count
             with threadpool_limits(limits=1):
                 (za, ha), method, iterations, residual = _solve_sparse(
-                    sub, [sub.b, sub.trophic_rhs], comp, n_comp, tol, cg_maxiter, amg_maxiter, log
+                    sub, [sub.b, sub.trophic_rhs], comp, n_comp, tol, cg_maxiter, amg_maxiter, log, n_threads
                 )
         z[active] = _mean_zero(za, comp, n_comp)
         h[active] = _mean_zero(ha, comp, n_comp)

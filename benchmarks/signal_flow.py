@@ -17,6 +17,12 @@
    of the process (own process).
 4. A mesh-like graph (directed 1000 x 1000 grid), where Jacobi-CG is slow and the solver switches
    to algebraic multigrid (own process).
+5. The user's call at 10^6 nodes (``--users-call`` runs only this): ``snakemake --cores 2
+   results/signal_flow/<graph>/summary.tsv`` in a fresh directory, simulation included, with each
+   job's time, peak memory and phases, and Snakemake's own start; then the same graph by the
+   reference path (figureflow before: zlib-compressed graph, scipy's whole-matrix assembly and
+   components, scipy CG one right-hand side at a time, pandas' CSV writer) and by the fast path,
+   phase by phase, each in a fresh process, with max |z_fast - z_reference|.
 """
 
 from __future__ import annotations
@@ -154,6 +160,174 @@ def million():
     }
 
 
+MILLION = dict(blocks=10, size=100_000, p0=3e-6, p1=3e-5, p2=5e-5)  # 10^6 nodes, about 10^7 edges
+
+
+def _log_times(path: Path) -> dict[str, float]:
+    """Seconds from a job log's first line to its lines saying 'edges' (graph read or simulated),
+    'iterations, residual' (solved) and 'done in' (outputs written)."""
+    import datetime
+
+    marks = {}
+    lines = path.read_text().splitlines()
+    t0 = datetime.datetime.strptime(lines[0][:23], "%Y-%m-%d %H:%M:%S,%f")
+    for line in lines:
+        t = (datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") - t0).total_seconds()
+        for key in ("edges", "iterations, residual", "done in"):
+            if key in line and key not in marks:
+                marks[key] = t
+    return marks
+
+
+def users_call(workdir: Path) -> dict:
+    """``snakemake results/signal_flow/million/summary.tsv`` as a user runs it: a fresh process in a
+    fresh directory, simulation and solve included; per job its seconds and peak memory
+    (Snakemake's benchmark files) and the phases its log shows."""
+    repo = Path(__file__).resolve().parents[1]
+    run = workdir / "users_call"
+    run.mkdir()
+    m = MILLION
+    p0, p1, p2 = (f"{m[k]:.1e}" for k in ("p0", "p1", "p2"))  # YAML reads 3e-06 as text, 3.0e-06 as a number
+    (run / "c.yaml").write_text(WORKFLOW_CONFIG.format(blocks=m["blocks"], size=m["size"], p0=p0, p1=p1, p2=p2, solver="sparse"))
+    base = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(run), "--configfile", str(run / "c.yaml")]
+    t = time.perf_counter()
+    subprocess.run(base + ["-n", "results/signal_flow/noisy/summary.tsv"], check=True, capture_output=True, cwd=run)
+    dry = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run(base + ["--cores", "2", "results/signal_flow/noisy/summary.tsv"], check=True, capture_output=True, cwd=run)
+    whole = time.perf_counter() - t
+    jobs = {}
+    for rule in ("simulate_sbm", "signal_flow"):
+        rows = (run / f"results/benchmarks/{rule}/noisy.tsv").read_text().splitlines()
+        bench = dict(zip(rows[0].split("\t"), rows[1].split("\t")))
+        jobs[rule] = {"s": float(bench["s"]), "max_rss": float(bench["max_rss"]), **_log_times(run / f"logs/{rule}/noisy.log")}
+    summary = (run / "results/signal_flow/noisy/summary.tsv").read_text().splitlines()
+    row = dict(zip(summary[0].split("\t"), summary[1].split("\t")))
+    return {"whole_s": whole, "dry_run_s": dry, "jobs": jobs, "summary": row, "graph_mb": (run / "results/graphs/noisy.npz").stat().st_size / 1e6}
+
+
+def _scipy_cg_reference(system, rhss, comp, n_comp, tol=1e-10, maxiter=500):
+    """The solve as figureflow did it before the numba path: scipy's ``cg`` with a Jacobi
+    preconditioner on the grounded operator, one right-hand side at a time, refined on the true
+    residual (the reference for the timings and for z)."""
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    from figureflow.signal_flow import _component_residual, grounded_nodes
+
+    n = system.degree.size
+    keep = np.ones(n, dtype=bool)
+    keep[grounded_nodes(system.degree, comp, n_comp)] = False
+    kv, held = keep.astype(float), ~keep
+
+    def matvec(x):
+        x = np.ravel(x)
+        kept = kv * x
+        y = system.degree * x - 0.5 * (system.A @ kept + system.AT @ kept)
+        y[held] = x[held]
+        return y
+
+    L = LinearOperator((n, n), matvec=matvec, dtype=float)
+    diag = np.where(keep, system.degree, 1.0)
+    M = LinearOperator((n, n), matvec=lambda v: np.ravel(v) / diag, dtype=float)
+    out, iterations = [], [0]
+    for rhs in rhss:
+        rhs_r, x = rhs * keep, np.zeros(n)
+        for _ in range(4):
+            dx, info = cg(L, rhs_r - L @ x, rtol=tol / 10, atol=0.0, maxiter=maxiter, M=M, callback=lambda _: iterations.__setitem__(0, iterations[0] + 1))
+            x = (x + dx) * keep
+            if _component_residual(system.matvec, x, rhs, comp, n_comp) <= tol:
+                break
+        out.append(x)
+    return out, iterations[0]
+
+
+def million_paths(graph: str, nodes: str, which: str, out_dir: str) -> dict:
+    """In this (fresh) process, the 10^6-node graph's round trip and solve by one path, each phase
+    timed: ``fast`` (figureflow now) or ``reference`` (zlib-compressed graph, scipy's whole-matrix
+    assembly and components, scipy CG per right-hand side, pandas' CSV writer)."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from figureflow import signal_flow as S
+    from figureflow.io import read_nodes, write_table
+
+    times = {}
+    t = time.perf_counter()
+    A = S.check_adjacency(sp.load_npz(graph).tocsr())
+    node_table = read_nodes(nodes)
+    t_save = time.perf_counter()
+    sp.save_npz(Path(out_dir) / f"{which}.npz", A, compressed=(which == "reference"))
+    times["write graph"] = time.perf_counter() - t_save
+    t_load = time.perf_counter()
+    A = sp.load_npz(Path(out_dir) / f"{which}.npz").tocsr()
+    times["read graph"] = time.perf_counter() - t_load
+    t = time.perf_counter()
+    if which == "fast":
+        comp = S.weak_components(A)
+        system = S.assemble_system(A)
+    else:
+        comp = S.weak_components_reference(A)
+        L, b, trophic = S.laplacian_system_reference(A)
+        AT = A.T.tocsr()
+        degree = 0.5 * (np.asarray(A.sum(axis=1)).ravel() + np.asarray(A.sum(axis=0)).ravel())
+        system = S.LaplacianSystem(A, AT, degree, b, trophic)
+    times["components and assembly"] = time.perf_counter() - t
+    n_comp = int(comp.max() + 1)
+    t = time.perf_counter()
+    if which == "fast":
+        (z, h), _, iterations, _ = S._solve_sparse(system, [system.b, system.trophic_rhs], comp, n_comp, 1e-10, 500, 500, None, 2)
+    else:
+        (z, h), iterations = _scipy_cg_reference(system, [system.b, system.trophic_rhs], comp, n_comp)
+    times["solve (z and h)"] = time.perf_counter() - t
+    z = S._mean_zero(z, comp, n_comp)
+    frame = pd.DataFrame({"node": node_table["node"].to_numpy(), "z": z, "component": comp, "block": node_table["block"].to_numpy()})
+    t = time.perf_counter()
+    if which == "fast":
+        write_table(frame, Path(out_dir) / f"{which}.tsv")
+    else:
+        frame.to_csv(Path(out_dir) / f"{which}.tsv", sep="\t", index=False, na_rep="", lineterminator="\n")
+    times["write nodes.tsv"] = time.perf_counter() - t
+    np.save(Path(out_dir) / f"z_{which}.npy", z)
+    return {"times": times, "iterations": int(iterations)}
+
+
+def print_users_call(call: dict):
+    sim, solve = call["jobs"]["simulate_sbm"], call["jobs"]["signal_flow"]
+    row = call["summary"]
+    print(
+        f"5. the user's call, 'snakemake --cores 2 results/signal_flow/<graph>/summary.tsv' in a fresh directory "
+        f"({int(row['n_nodes']):,} nodes, {int(row['n_edges']):,} edges, graph file {call['graph_mb']:.0f} MB):"
+    )
+    print(f"   whole call {call['whole_s']:.1f} s wall; Snakemake's own start ('snakemake -n' for the same target): {call['dry_run_s']:.1f} s")
+    print(
+        f"   simulate_sbm: {sim['s']:.1f} s, peak {sim['max_rss']:.0f} MB (start and imports {sim['s'] - sim['done in']:.1f} s, "
+        f"simulation {sim['edges']:.1f} s, writing the graph {sim['done in'] - sim['edges']:.1f} s)"
+    )
+    print(
+        f"   signal_flow:  {solve['s']:.1f} s, peak {solve['max_rss']:.0f} MB (start and imports {solve['s'] - solve['done in']:.1f} s, "
+        f"reading {solve['edges']:.1f} s, solving {float(row['seconds']):.1f} s ({row['method']}, {row['iterations']} steps), "
+        f"writing {solve['done in'] - solve['iterations, residual']:.1f} s)"
+    )
+    print(f"   between and around the jobs (Snakemake): {call['whole_s'] - sim['s'] - solve['s']:.1f} s")
+
+
+def compare_million(workdir: Path, call: dict):
+    run = workdir / "users_call"
+    graph, nodes = str(run / "results/graphs/noisy.npz"), str(run / "results/graphs/noisy.nodes.tsv")
+    paths = {which: run_case(__file__, "million_paths", graph, nodes, which, str(workdir)) for which in ("reference", "fast")}
+    z_ref, z_fast = np.load(workdir / "z_reference.npy"), np.load(workdir / "z_fast.npy")
+    print("   the same graph by each path, each in a fresh process (reference: figureflow before; fast: now):")
+    for phase in paths["fast"]["times"]:
+        ref, fast = paths["reference"]["times"][phase], paths["fast"]["times"][phase]
+        print(f"     {phase:<26} reference {ref:7.2f} s   fast {fast:7.2f} s   {ref / fast:6.1f}x")
+    ref_total, fast_total = (sum(paths[w]["times"].values()) for w in ("reference", "fast"))
+    print(f"     {'together':<26} reference {ref_total:7.2f} s   fast {fast_total:7.2f} s   {ref_total / fast_total:6.1f}x")
+    print(
+        f"     CG steps: reference {paths['reference']['iterations']} (one right-hand side per step), fast {paths['fast']['iterations']} "
+        f"(both per step); max |z_fast - z_reference| = {np.abs(z_fast - z_ref).max():.1e} (|z| up to {np.abs(z_ref).max():.2f})"
+    )
+
+
 def mesh():
     import scipy.sparse as sp
 
@@ -173,20 +347,29 @@ def mesh():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--users-call", action="store_true", help="section 5 only (the 10^6-node graph as a user's snakemake call)")
     parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         name, *rest = args.case
-        cases = {"million": million, "mesh": mesh, "solve": solve_fresh, "assemble": assemble_fresh}
+        cases = {"million": million, "mesh": mesh, "solve": solve_fresh, "assemble": assemble_fresh, "million_paths": million_paths}
         result = cases[name](*rest)
         result["peak_mb"] = peak_memory_mb()
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as tmp:
+        if args.users_call:
+            call = users_call(Path(tmp))
+            print_users_call(call)
+            compare_million(Path(tmp), call)
+            return
         cold_and_warm(Path(tmp))
         if args.quick:
             return
         in_workflow(Path(tmp))
+        call = users_call(Path(tmp))
+        print_users_call(call)
+        compare_million(Path(tmp), call)
     r = run_case(__file__, "million")
     print(
         f"3. SBM with {r['nodes']:,} nodes, {r['edges']:,} edges: simulated in {r['simulate_s']:.2f} s, solved in "

@@ -1,4 +1,5 @@
 # Helpers for inputs, params, resources and targets. No rule lives here.
+import os
 import re
 import sys
 from pathlib import Path
@@ -232,10 +233,19 @@ def signal_flow_mem_mb(wildcards, input):
     return int(max(2000, 1000 + 6 * input.size_mb))
 
 
-def signal_flow_threads(wildcards, input):
-    """Two threads for a large graph (its solve is a pass over the edges per step, which two
-    threads share; the result does not depend on it), one for a small one (done in a second)."""
-    return 2 if input.size_mb > 50 else 1
+def graph_expected_edges(graph):
+    """Edges of a graph before it exists: an SBM's expected count, an edge list's lines (by its size)."""
+    spec = config["graphs"][graph]
+    if "sbm" in spec:
+        return sbm_expected_edges(spec)
+    return os.path.getsize(spec["edges"]) / 16  # a line such as "neuron_12<TAB>neuron_40<TAB>3"
+
+
+def signal_flow_threads(wildcards):
+    """Two threads for a graph of a million edges or more (each solver step is a pass over the
+    edges, which two threads share; z does not depend on it), one for a smaller one (done in a
+    second, while another job runs beside it)."""
+    return 2 if graph_expected_edges(wildcards.graph) >= 1e6 else 1
 
 
 def aging_cell_type_name(wildcards):

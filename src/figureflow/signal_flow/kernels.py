@@ -114,6 +114,14 @@ def _dots(U: np.ndarray, V: np.ndarray) -> np.ndarray:
     return _column_dots(np.ascontiguousarray(U), np.ascontiguousarray(V))
 
 
+def _csr_arrays(M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, data)`` of a CSR matrix as the kernels read them fastest: row pointers
+    as int64, column indices as unsigned (numba checks every signed index for a negative value to
+    wrap; a uint32 view of int32 indices skips that, 25% of a product here)."""
+    indices = M.indices.view(np.uint32) if M.indices.dtype == np.int32 else M.indices.astype(np.uint64, copy=False)
+    return M.indptr.astype(np.int64, copy=False), indices, M.data
+
+
 def _ordered_sum(partial: np.ndarray) -> np.ndarray:
     """Column sums of the block partials, added in block order (a plain loop: no pairwise or SIMD reordering)."""
     total = np.zeros(partial.shape[1])
@@ -131,7 +139,7 @@ def laplacian_apply(A, AT, degree: np.ndarray, X: np.ndarray, held: np.ndarray |
     held = np.zeros(n, dtype=np.bool_) if held is None else np.asarray(held, dtype=np.bool_)
     Y = np.empty_like(X)
     dots = np.empty(((n + BLOCK - 1) // BLOCK, X.shape[1]))
-    _apply(A.indptr, A.indices, A.data, AT.indptr, AT.indices, AT.data, bool(unit), degree, held, X, Y, dots)
+    _apply(*_csr_arrays(A), *_csr_arrays(AT), bool(unit), degree, held, X, Y, dots)
     return Y
 
 
@@ -163,8 +171,9 @@ def block_cg(A, AT, degree: np.ndarray, held: np.ndarray, B: np.ndarray, rtol: f
     done = np.sqrt(_dots(R, R)) <= target
     alpha, beta = np.zeros(k), np.ones(k)
     iterations = 0
+    csr = (*_csr_arrays(A), *_csr_arrays(AT))
     while not done.all() and iterations < maxiter:
-        _apply(A.indptr, A.indices, A.data, AT.indptr, AT.indices, AT.data, bool(unit), degree, held, P, Q, dots)
+        _apply(*csr, bool(unit), degree, held, P, Q, dots)
         pq = _ordered_sum(dots)
         alpha[:] = 0.0
         live = ~done & (pq > 0)
@@ -221,7 +230,8 @@ def _weak_labels(indptr, indices, n):
 def weak_labels(A) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, sizes)``: each node's weakly connected component of the CSR matrix ``A`` (edges in
     either direction), numbered by the component's lowest node, and the components' sizes."""
-    return _weak_labels(A.indptr, A.indices, A.shape[0])
+    indptr, indices, _ = _csr_arrays(A)
+    return _weak_labels(indptr, indices, A.shape[0])
 
 
 @njit(parallel=True, cache=True)
@@ -252,5 +262,5 @@ def reciprocal_sums(A, AT) -> np.ndarray:
     """``sum_j min(A_ij, A_ji) sign(A_ij - A_ji)`` for every row ``i``: only reciprocated pairs count.
     ``A`` and ``A^T`` must be CSR with sorted indices."""
     out = np.empty(A.shape[0])
-    _reciprocal_sums(A.indptr, A.indices, A.data, AT.indptr, AT.indices, AT.data, out)
+    _reciprocal_sums(*_csr_arrays(A), *_csr_arrays(AT), out)
     return out

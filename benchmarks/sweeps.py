@@ -2,6 +2,7 @@
 
     python benchmarks/sweeps.py               # about 3 minutes on 2 cores
     python benchmarks/sweeps.py --replicates 200 --repeats 1
+    python benchmarks/sweeps.py --job         # only the whole sweep_chunk job, 1 and 2 threads
 
 The post's experiment (300 points in 3 blobs, cluster_std 2.5, sheared; a full-covariance GMM and
 K-means with 20 inits each, ARI against the truth), every path in a fresh process as a job runs it,
@@ -14,6 +15,8 @@ timed whole (imports included) and, beside it, the sweep call alone:
   the sweep_chunk script does, so that its start overlaps this process's imports.
 
 All four paths draw every replicate from the same seeded stream, so their tables must be equal.
+Last, the whole ``sweep_chunk`` job as Snakemake runs it, on 1 and on 2 threads: the seconds of
+its benchmark file, from the interpreter's start to the table written.
 Each path runs ``--repeats`` times (fresh processes, interleaved); the median time is printed.
 
 The ceiling on 2 cores is below 2x: two processes of this experiment each run about 5% slower
@@ -69,14 +72,48 @@ def case(name: str, replicates: int) -> dict:
     return {"whole_s": end - start, "call_s": end - imported, "values": values}
 
 
+JOB_CONFIG = """seed: 20261122
+sweeps:
+  post: {{experiment: gmm_vs_kmeans, replicates: {replicates}}}
+"""
+
+
+def whole_job(replicates: int, repeats: int) -> dict:
+    """The demo's ``post`` sweep as its Snakemake job: ``sweep_chunk`` on 1 and on 2 threads
+    (``--set-threads``), each in a fresh directory; the job's own seconds (its benchmark file: the
+    interpreter's start, Snakemake's script preamble and every import included), median of
+    ``repeats``, and whether the two tables are byte-identical."""
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    seconds, tables = {1: [], 2: []}, {}
+    for r in range(repeats):
+        for threads in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                run = Path(tmp)
+                (run / "c.yaml").write_text(JOB_CONFIG.format(replicates=replicates))
+                command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(run), "--configfile",
+                           str(run / "c.yaml"), "--cores", "2", "--set-threads", f"sweep_chunk={threads}", "--", "results/sweeps/post/chunks/0.tsv"]
+                subprocess.run(command, check=True, capture_output=True, cwd=run)
+                rows = (run / "results/benchmarks/sweep_chunk/post/0.tsv").read_text().splitlines()
+                seconds[threads].append(float(dict(zip(rows[0].split("\t"), rows[1].split("\t")))["s"]))
+                tables.setdefault(threads, (run / "results/sweeps/post/chunks/0.tsv").read_bytes())
+    return {t: statistics.median(v) for t, v in seconds.items()} | {"same": tables[1] == tables[2]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case")
     parser.add_argument("--replicates", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per path; the median is printed")
+    parser.add_argument("--job", action="store_true", help="only the whole sweep_chunk job on 1 and 2 threads")
     args = parser.parse_args()
     if args.case:
         print(json.dumps(case(args.case, args.replicates)))
+        return
+    if args.job:
+        print_job(args.replicates, args.repeats)
         return
     names = {
         "serial_default": "serial, default thread pools",
@@ -108,6 +145,15 @@ def main():
     print(f"1 worker vs the serial one-thread loop: {one['whole_s'] / loop['whole_s']:.3f} of its time (whole process)")
     same = all(results[n]["values"] == loop["values"] and results[n]["same"] for n in names)
     print(f"every path and repeat gives the same {args.replicates} ARI differences: {same}")
+    print_job(args.replicates, args.repeats)
+
+
+def print_job(replicates: int, repeats: int):
+    job = whole_job(replicates, repeats)
+    print(
+        f"the whole sweep_chunk job ({replicates} replicates, Snakemake's benchmark seconds, median of {repeats}): "
+        f"1 thread {job[1]:.2f} s, 2 threads {job[2]:.2f} s, {job[1] / job[2]:.2f}x; tables byte-identical: {job['same']}"
+    )
 
 
 if __name__ == "__main__":

@@ -98,7 +98,12 @@ def test_rule_declares_log_threads_resources_and_env(rule):
         assert re.search(r"^    input:", block, flags=re.M), f"rule {rule} in {path.name} has neither outputs nor inputs"
         return
     assert re.search(r"^    log:", block, flags=re.M), f"rule {rule} in {path.name} has no log:"
-    assert re.search(r"^    threads: \d+", block, flags=re.M), f"rule {rule} has no threads:"
+    threads = re.search(r"^    threads: (\d+|[a-z_]+)\b", block, flags=re.M)
+    assert threads, f"rule {rule} has no threads:"
+    if not threads.group(1).isdigit():  # a function of the wildcards, defined beside the others
+        assert re.search(rf"^def {threads.group(1)}\(wildcards\):", (REPO / "rules" / "common.smk").read_text(), flags=re.M), (
+            f"rule {rule}: threads function {threads.group(1)} is not defined in rules/common.smk"
+        )
     resources = re.search(r"^    resources:\n((?:        .*\n)+)", block, flags=re.M)
     assert resources and "mem_mb=" in resources.group(1) and "runtime=" in resources.group(1), f"rule {rule} lacks mem_mb/runtime"
     assert directive(block, "conda"), f"rule {rule} has no conda env"

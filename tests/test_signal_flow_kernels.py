@@ -121,3 +121,19 @@ def test_signal_flow_z_is_the_same_to_the_last_bit_on_one_or_two_threads():
     assert one.method == "cg+jacobi" and one.iterations == two.iterations
     assert np.array_equal(one.z, two.z, equal_nan=True) and np.array_equal(one.trophic_levels, two.trophic_levels, equal_nan=True)
     assert one.trophic_incoherence == two.trophic_incoherence and one.residual <= 1e-10
+
+
+@pytest.mark.parametrize("unit", [True, False])
+def test_the_two_column_kernels_give_the_general_kernels_bits(unit):
+    from figureflow.signal_flow.kernels import _apply, _apply_any, _csr_arrays
+
+    A = random_graph(2 * BLOCK + 5, 0.003, 8, unit)
+    system = assemble_system(A)
+    X = np.random.default_rng(9).normal(size=(A.shape[0], 2))
+    held = np.zeros(A.shape[0], dtype=bool)
+    held[3] = True
+    dots = np.empty(((A.shape[0] + BLOCK - 1) // BLOCK, 2))
+    Y_fast, Y_general, dots_general = np.empty_like(X), np.empty_like(X), dots.copy()
+    _apply_any(_csr_arrays(system.A), _csr_arrays(system.AT), unit, system.degree, held, X, Y_fast, dots)
+    _apply(*_csr_arrays(system.A), *_csr_arrays(system.AT), unit, system.degree, held, X, Y_general, dots_general)
+    assert np.array_equal(Y_fast, Y_general) and np.array_equal(dots, dots_general)

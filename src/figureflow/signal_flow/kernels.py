@@ -42,35 +42,90 @@ def _apply(indptr, indices, data, t_indptr, t_indices, t_data, unit, degree, hel
                     Y[i, c] = X[i, c]
                     dots[b, c] += X[i, c] * X[i, c]
                 continue
-            if k == 2:  # the signal-flow case (z and h): two accumulators in registers
-                s0, s1 = 0.0, 0.0
-                for p in range(indptr[i], indptr[i + 1]):
-                    j = indices[p]
-                    w = 1.0 if unit else data[p]
-                    s0 += w * X[j, 0]
-                    s1 += w * X[j, 1]
-                for p in range(t_indptr[i], t_indptr[i + 1]):
-                    j = t_indices[p]
-                    w = 1.0 if unit else t_data[p]
-                    s0 += w * X[j, 0]
-                    s1 += w * X[j, 1]
-                acc[0], acc[1] = s0, s1
-            else:
-                acc[:] = 0.0
-                for p in range(indptr[i], indptr[i + 1]):
-                    j = indices[p]
-                    w = 1.0 if unit else data[p]
-                    for c in range(k):
-                        acc[c] += w * X[j, c]
-                for p in range(t_indptr[i], t_indptr[i + 1]):
-                    j = t_indices[p]
-                    w = 1.0 if unit else t_data[p]
-                    for c in range(k):
-                        acc[c] += w * X[j, c]
+            acc[:] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                w = 1.0 if unit else data[p]
+                for c in range(k):
+                    acc[c] += w * X[j, c]
+            for p in range(t_indptr[i], t_indptr[i + 1]):
+                j = t_indices[p]
+                w = 1.0 if unit else t_data[p]
+                for c in range(k):
+                    acc[c] += w * X[j, c]
             for c in range(k):
                 y = degree[i] * X[i, c] - 0.5 * acc[c]
                 Y[i, c] = y
                 dots[b, c] += X[i, c] * y
+
+
+@njit(parallel=True, cache=True)
+def _apply2_unit(indptr, indices, t_indptr, t_indices, degree, held, X, Y, dots):
+    """:func:`_apply` for two right-hand sides of an unweighted graph: both sums in registers, no
+    weights read (a quarter faster than the general kernel here)."""
+    n = X.shape[0]
+    for b in prange(dots.shape[0]):
+        d0, d1 = 0.0, 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            x0, x1 = X[i, 0], X[i, 1]
+            if held[i]:
+                y0, y1 = x0, x1
+            else:
+                s0, s1 = 0.0, 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    j = indices[p]
+                    s0 += X[j, 0]
+                    s1 += X[j, 1]
+                for p in range(t_indptr[i], t_indptr[i + 1]):
+                    j = t_indices[p]
+                    s0 += X[j, 0]
+                    s1 += X[j, 1]
+                y0 = degree[i] * x0 - 0.5 * s0
+                y1 = degree[i] * x1 - 0.5 * s1
+            Y[i, 0], Y[i, 1] = y0, y1
+            d0 += x0 * y0
+            d1 += x1 * y1
+        dots[b, 0], dots[b, 1] = d0, d1
+
+
+@njit(parallel=True, cache=True)
+def _apply2_weighted(indptr, indices, data, t_indptr, t_indices, t_data, degree, held, X, Y, dots):
+    """:func:`_apply` for two right-hand sides of a weighted graph, both sums in registers."""
+    n = X.shape[0]
+    for b in prange(dots.shape[0]):
+        d0, d1 = 0.0, 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            x0, x1 = X[i, 0], X[i, 1]
+            if held[i]:
+                y0, y1 = x0, x1
+            else:
+                s0, s1 = 0.0, 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    j, w = indices[p], data[p]
+                    s0 += w * X[j, 0]
+                    s1 += w * X[j, 1]
+                for p in range(t_indptr[i], t_indptr[i + 1]):
+                    j, w = t_indices[p], t_data[p]
+                    s0 += w * X[j, 0]
+                    s1 += w * X[j, 1]
+                y0 = degree[i] * x0 - 0.5 * s0
+                y1 = degree[i] * x1 - 0.5 * s1
+            Y[i, 0], Y[i, 1] = y0, y1
+            d0 += x0 * y0
+            d1 += x1 * y1
+        dots[b, 0], dots[b, 1] = d0, d1
+
+
+def _apply_any(A_arrays, AT_arrays, unit, degree, held, X, Y, dots):
+    """``Y = L X`` (held rows copied) and the block sums of ``X * Y``, by the fastest kernel for
+    ``X``'s width and the weights; every kernel sums each row in the same order, so the bits agree."""
+    (ip, ix, data), (tip, tix, tdata) = A_arrays, AT_arrays
+    if X.shape[1] == 2 and unit:
+        _apply2_unit(ip, ix, tip, tix, degree, held, X, Y, dots)
+    elif X.shape[1] == 2:
+        _apply2_weighted(ip, ix, data, tip, tix, tdata, degree, held, X, Y, dots)
+    else:
+        _apply(ip, ix, data, tip, tix, tdata, bool(unit), degree, held, X, Y, dots)
 
 
 @njit(cache=True)
@@ -139,7 +194,7 @@ def laplacian_apply(A, AT, degree: np.ndarray, X: np.ndarray, held: np.ndarray |
     held = np.zeros(n, dtype=np.bool_) if held is None else np.asarray(held, dtype=np.bool_)
     Y = np.empty_like(X)
     dots = np.empty(((n + BLOCK - 1) // BLOCK, X.shape[1]))
-    _apply(*_csr_arrays(A), *_csr_arrays(AT), bool(unit), degree, held, X, Y, dots)
+    _apply_any(_csr_arrays(A), _csr_arrays(AT), unit, degree, held, X, Y, dots)
     return Y
 
 
@@ -171,9 +226,9 @@ def block_cg(A, AT, degree: np.ndarray, held: np.ndarray, B: np.ndarray, rtol: f
     done = np.sqrt(_dots(R, R)) <= target
     alpha, beta = np.zeros(k), np.ones(k)
     iterations = 0
-    csr = (*_csr_arrays(A), *_csr_arrays(AT))
+    A_arrays, AT_arrays = _csr_arrays(A), _csr_arrays(AT)
     while not done.all() and iterations < maxiter:
-        _apply(*csr, bool(unit), degree, held, P, Q, dots)
+        _apply_any(A_arrays, AT_arrays, unit, degree, held, P, Q, dots)
         pq = _ordered_sum(dots)
         alpha[:] = 0.0
         live = ~done & (pq > 0)

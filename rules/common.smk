@@ -1,5 +1,4 @@
 # Helpers for inputs, params, resources and targets. No rule lives here.
-import os
 import re
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import _figureflow_src  # noqa: F401
 
 from figureflow.aging import aging_datasets
 from figureflow.config import computed_node_columns, facts_cache, preflight, read_facts, write_facts
-from figureflow.data.checks import ingested, processed, simulated
+from figureflow.data.checks import expected_edges, ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
 
 SCHEMA = FIGUREFLOW_DIR / "schemas" / "config.schema.yaml"
@@ -174,16 +173,9 @@ def scrna_mem_mb(wildcards):
     return int(1000 + 24 * sim["n_cells"] * sim["n_genes"] / 1e6)
 
 
-def sbm_expected_edges(spec):
-    from figureflow.data.sbm import sbm_parameters
-
-    sizes, P = sbm_parameters(spec["sbm"], "graph")
-    return float((np.outer(sizes, sizes) * P).sum())
-
-
 def sbm_mem_mb(wildcards):
     """SBM memory: about 100 bytes per expected edge at peak (indices, weights, CSR)."""
-    return int(1000 + 100 * sbm_expected_edges(config["graphs"][wildcards.graph]) / 1e6)
+    return int(1000 + 100 * expected_edges(config["graphs"][wildcards.graph]) / 1e6)
 
 
 def signal_flow_options(wildcards):
@@ -233,19 +225,11 @@ def signal_flow_mem_mb(wildcards, input):
     return int(max(2000, 1000 + 6 * input.size_mb))
 
 
-def graph_expected_edges(graph):
-    """Edges of a graph before it exists: an SBM's expected count, an edge list's lines (by its size)."""
-    spec = config["graphs"][graph]
-    if "sbm" in spec:
-        return sbm_expected_edges(spec)
-    return os.path.getsize(spec["edges"]) / 16  # a line such as "neuron_12<TAB>neuron_40<TAB>3"
-
-
 def signal_flow_threads(wildcards):
     """Two threads for a graph of a million edges or more (each solver step is a pass over the
     edges, which two threads share; z does not depend on it), one for a smaller one (done in a
     second, while another job runs beside it)."""
-    return 2 if graph_expected_edges(wildcards.graph) >= 1e6 else 1
+    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= 1e6 else 1
 
 
 def aging_cell_type_name(wildcards):

@@ -209,3 +209,13 @@ def test_checking_the_demo_config_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == ""
+
+
+def test_expected_edges_sizes_a_graph_job_before_the_graph_exists(tmp_path):
+    from figureflow.data.checks import EDGE_LINE_BYTES, expected_edges
+
+    # feedforward chain of 2 blocks of 10: within 0.2, forward 0.5, backward (p_low) 0.1
+    spec = {"sbm": {"n_blocks": 2, "block_size": 10, "p_low": 0.1, "p_within": 0.2, "p_forward": 0.5}}
+    assert expected_edges(spec) == pytest.approx(10 * 10 * (0.2 + 0.5 + 0.1 + 0.2), rel=1e-12)
+    (tmp_path / "e.tsv").write_text("a\tb\n" * 40)
+    assert expected_edges({"edges": "e.tsv"}, base=tmp_path) == 160 / EDGE_LINE_BYTES

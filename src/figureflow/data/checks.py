@@ -19,7 +19,7 @@ from figureflow.data.ingest import (
 from figureflow.data.sbm import sbm_parameters
 from figureflow.io import InputError, describe
 
-__all__ = ["simulated", "ingested", "processed", "check_config"]
+__all__ = ["simulated", "ingested", "processed", "expected_edges", "check_config"]
 
 
 def simulated(config: Mapping, section: str) -> list[str]:
@@ -38,6 +38,21 @@ def ingested(config: Mapping, section: str) -> list[str]:
     key = "h5ad" if section == "datasets" else "edges"
     return [name for name, spec in config.get(section, {}).items() if key in spec]
 
+
+#: bytes per line of an edge list, for guessing its edge count from its size ("neuron_12<TAB>neuron_40<TAB>3")
+EDGE_LINE_BYTES = 16
+
+
+def expected_edges(spec: Mapping, base: str | os.PathLike = ".") -> float:
+    """Edges of a configured graph before it is simulated or ingested: an SBM's expected count
+    (``sum_kl n_k n_l P_kl``), an edge list's size over :data:`EDGE_LINE_BYTES` (a rough guess,
+    for sizing a job). ``spec`` is the graph's section, checked by :func:`check_config`."""
+    import numpy as np
+
+    if "sbm" in spec:
+        sizes, P = sbm_parameters(spec["sbm"], "graph")
+        return float((np.outer(sizes, sizes) * P).sum())
+    return os.path.getsize(Path(base) / spec["edges"]) / EDGE_LINE_BYTES
 
 def check_config(config: Mapping, base: str | os.PathLike = ".", computed: Mapping | None = None) -> dict:
     """Check the ``datasets`` and ``graphs`` sections and every file they name.

@@ -9,8 +9,9 @@ serves both (one read of the index, one cache line holding both iterates' values
 unit weights is read without its weights, and the vector updates are fused into two passes.
 
 Every result is the same to the last bit for any number of threads: rows are independent in the
-product, and every dot product is summed over fixed blocks of :data:`BLOCK` rows whose partial
-sums are then added in block order, whatever thread computed them.
+product (the only kernel run on several threads), whose dot products are summed over fixed
+blocks of :data:`BLOCK` rows and the partial sums added in block order, whatever thread computed
+them; the vector updates and their sums run on one thread, in row order.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import filecmp
 import os
 import shutil
@@ -95,19 +96,50 @@ def prepare_demo(workdir: Path) -> Path:
     return workdir
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n 2`` in pyproject.toml) keep tests that share a fixture on one
+    worker: the tests of a module with a module-scoped fixture go to that module's group (computed
+    once per worker), and the other tests using ``runs`` to one group, since some of them run
+    Snakemake in its directories. Every other test goes to whichever worker is free."""
+
+    def uses(item, predicate):
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            return False
+        return any(predicate(name, defs[-1]) for name, defs in info.name2fixturedefs.items() if defs and name in info.names_closure)
+
+    for item in items:
+        if uses(item, lambda _, definition: definition.scope == "module"):
+            group = item.module.__name__
+        elif uses(item, lambda name, _: name == "runs"):
+            group = "runs"
+        else:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     """tests/config.yaml run for real: everything with --cores 2, and its tables and data files
     again with --cores 1 (serially, its ~40 figure and paper jobs would add minutes; the tables
-    are what must not depend on the cores)."""
-    results = {}
-    for cores in ("1", "2"):
-        workdir = tmp_path_factory.mktemp(f"cores{cores}")
-        config = prepare_workdir(workdir)
-        targets = [*EXPECTED_TABLES, *EXPECTED_DATA_FILES] if cores == "1" else []
-        result = run_snakemake(workdir, "--cores", cores, *targets, configfile=config)
-        assert result.returncode == 0, result.stdout + result.stderr
-        results[cores] = workdir
+    are what must not depend on the cores).
+
+    Run once per test session: under pytest-xdist the first worker to need it runs it in the
+    directory all workers share, holding a lock the others wait on."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    results = {cores: shared / f"runs_cores{cores}" for cores in ("1", "2")}
+    with open(shared / "runs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "runs.done"
+        if not done.exists():
+            for cores, workdir in results.items():
+                shutil.rmtree(workdir, ignore_errors=True)  # left by a worker whose run failed
+                config = prepare_workdir(workdir)
+                targets = [*EXPECTED_TABLES, *EXPECTED_DATA_FILES] if cores == "1" else []
+                result = run_snakemake(workdir, "--cores", cores, *targets, configfile=config)
+                assert result.returncode == 0, result.stdout + result.stderr
+            done.touch()
     return results
 
 

@@ -318,3 +318,114 @@ def test_a_jacobian_job_asks_for_memory_that_grows_only_by_d_plus_one_numbers_a_
     assert jacobian_memory_mb(2**20, 5) == 1500  # 1000 + 4 x 2^20 x 6 x 8 B + 2 blocks = 1335 MB, rounded up
     assert jacobian_memory_mb(2**20, 5) == int(np.ceil((1000 + (4 * 2**20 * 6 * 8 + 2 * BLOCK_BYTES) / 1e6) / 500) * 500)
     assert jacobian_memory_mb(2**24, 5) == 4500  # 1000 + 3221 + 134 MB
+
+
+# ---------------------------------------------------------------- Monte Carlo in one pass, kernels kept on disk
+
+
+@pytest.mark.parametrize("name, params", [BUILTINS[0], BUILTINS[2], BUILTINS[3]], ids=["toy", "linear3", "helix"])
+def test_streamed_monte_carlo_is_the_mean_and_variance_of_the_sample_it_never_holds(name, params):
+    import math
+
+    from figureflow.jacobian.measure import SAMPLE_CHUNK, _streamed_moments
+
+    latent = builtin_map(name, params)
+    n = 2 * SAMPLE_CHUNK + 1234  # three chunks, the last one short
+    ss = seed_sequence(4, "streamed")
+    values = volume_elements(latent, standard_normal(ss, n, latent.d))  # the same points, held
+    mean, variance = _streamed_moments(latent, n, ss, "analytic", 1, "test")
+    assert abs(mean - math.fsum(values) / n) <= 2 * np.spacing(abs(mean))  # compensated: to the last bits
+    assert variance == pytest.approx(np.var(values, ddof=1), rel=1e-10, abs=1e-28)
+    assert (mean, variance) == _streamed_moments(latent, n, ss, "analytic", 2, "test")  # any thread count
+
+
+def test_streamed_monte_carlo_names_the_first_point_where_d_is_not_finite(user_maps):
+    from figureflow.jacobian.measure import _streamed_moments
+
+    latent = resolve_map("m", {"map": "user_maps:nan_below_zero", "latent_dim": 2, "data_dim": 3})
+    n = 70_000  # two chunks
+    ss = seed_sequence(2, "bad")
+    Z = standard_normal(ss, n, 2)
+    bad = Z[:, 0] < 0
+    first = ", ".join(f"{v:.6g}" for v in Z[np.flatnonzero(bad)[0]])
+    with pytest.raises(InputError, match=rf"z = \[{first}\] \({bad.sum()} of {n} points of the test\)"):
+        _streamed_moments(latent, n, ss, "complex_step", 2, "the test")
+
+
+def _run_cached(tmp_path, code):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FIGUREFLOW_KERNEL_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_a_second_process_loads_the_map_kernels_numba_compiled_in_the_first(tmp_path):
+    code = (
+        "from figureflow.jacobian.maps import builtin_map\n"
+        "from figureflow.jacobian.measure import map_kernels, monte_carlo\n"
+        "from figureflow.seeding import seed_sequence\n"
+        "toy = builtin_map('toy')\n"
+        "est = monte_carlo(toy, 5000, seed_sequence(1, 'cache'))\n"
+        "m = map_kernels(toy, 'analytic').moments\n"
+        "print(repr(est.estimate), sum(m.stats.cache_hits.values()), sum(m.stats.cache_misses.values()))\n"
+    )
+    first = _run_cached(tmp_path, code)
+    second = _run_cached(tmp_path, code)
+    assert first[1:] == ["0", "1"]  # compiled, and written to the cache
+    assert second[1:] == ["1", "0"]  # loaded
+    assert first[0] == second[0]
+    assert len(list((tmp_path / "cache").glob("figureflow_map_kernels_*_analytic.py"))) == 1
+
+
+def test_editing_a_maps_file_gives_its_kernels_a_new_key_and_a_closure_is_never_cached(tmp_path, monkeypatch):
+    import sys
+
+    from figureflow.jacobian.maps import load_user_map
+    from figureflow.jacobian.measure import _kernel_key, kernel_cache_dir, map_kernels
+
+    monkeypatch.setenv("FIGUREFLOW_KERNEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = "def sheet(z, p, out):\n    out[0] = z[0]\n    out[1] = z[1]\n    out[2] = z[0] * z[1]\n"
+    keys = []
+    for i, text in enumerate([source, source + "\n# edited\n"]):
+        (tmp_path / f"sheet_maps{i}.py").write_text(text)
+        latent = load_user_map(f"sheet_maps{i}:sheet", 2, 3)
+        keys.append(_kernel_key(latent, "complex_step", "template"))
+    assert None not in keys and keys[0] != keys[1]
+    assert kernel_cache_dir() == tmp_path / "cache"
+
+    def make(scale):
+        from numba import njit
+
+        @njit
+        def scaled(z, p, out):  # the same source for every scale: only the closure differs
+            out[0] = scale * z[0]
+            out[1] = z[1]
+            out[2] = z[0] * z[1]
+
+        return scaled
+
+    two, three = (builtin_map("toy"), builtin_map("toy"))
+    two.f, three.f, two.jac, three.jac = make(2.0), make(3.0), None, None
+    assert _kernel_key(two, "complex_step", "template") is None
+    z = np.array([[1.0, 0.5]])
+    assert map_kernels(two, "complex_step").jacobians(z, two.params)[0, 0, 0] == 2.0
+    assert map_kernels(three, "complex_step").jacobians(z, three.params)[0, 0, 0] == 3.0
+    assert not any(name.startswith("figureflow_map_kernels") and "sheet" in name for name in sys.modules)
+
+
+def test_without_a_writable_cache_directory_kernels_compile_in_memory(tmp_path, monkeypatch):
+    from figureflow.jacobian.measure import kernel_cache_dir, map_kernels
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("FIGUREFLOW_KERNEL_CACHE", str(blocker / "cache"))  # below a file: cannot be made
+    assert kernel_cache_dir() is None
+    toy = builtin_map("toy")
+    module = map_kernels(toy, "analytic")
+    assert module.CACHE is False and not hasattr(module, "__file__") or module.__file__ is None
+    np.testing.assert_allclose(module.volumes(np.array([[1.0, 2.0]]), toy.params), [5.0], rtol=1e-15)

@@ -10,22 +10,36 @@ subtractive cancellation and is exact to rounding for maps written with analytic
 Cauchy-Binet sum of squared 2 x 2 minors for ``d = 2``, and the product of ``|R_kk|`` of a
 Householder QR for larger ``d``.
 
-Samples are split into fixed chunks of 4096 that numba runs on the available threads; every
-sample's value is computed alone and the sum is taken in a fixed order, so estimates do not
-depend on the number of threads.
+Samples are split into fixed chunks (4096 points for the kernels over given points, 65,536 for
+plain Monte Carlo) that numba runs on the available threads; every sample's value is computed
+alone and sums are taken in a fixed order, so estimates do not depend on the number of threads.
+Plain Monte Carlo over a numba map draws, maps and sums its points in one pass and never holds
+them, so its memory does not grow with the sample size.
+
+The kernels of each map are compiled from the template :mod:`figureflow.jacobian.map_kernels`
+(:func:`map_kernels`) and kept on disk (:func:`kernel_cache_dir`), so that a job loads what an
+earlier job compiled in a fraction of a second instead of compiling it again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import inspect
+import os
+import sys
 import time
+import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from numba import njit, prange
+import numba
+from numba import njit
 
 from figureflow.io import InputError, describe
-from figureflow.jacobian.maps import COMPLEX_STEP, LatentMap
-from figureflow.jacobian.normal import ndtri_array, standard_normal
+from figureflow.jacobian.maps import LatentMap
+from figureflow.jacobian.normal import SAMPLE_CHUNK, ZIG_F, ZIG_X, chunk_states, ndtri_array, standard_normal
 from figureflow.seeding import spawn_generators
 from figureflow.threads import numba_threads
 
@@ -98,66 +112,113 @@ def volume_from_jacobian(J, work, v):
 
 
 _KERNELS: dict = {}
+#: where compiled map kernels are kept between processes (see :func:`kernel_cache_dir`)
+KERNEL_CACHE_ENV = "FIGUREFLOW_KERNEL_CACHE"
+
+
+def kernel_cache_dir() -> Path | None:
+    """The directory of the generated kernel modules and numba's cache of them:
+    ``$FIGUREFLOW_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/figureflow/kernels`` (``~/.cache``);
+    None when it cannot be created or written (then kernels compile in each process)."""
+    root = os.environ.get(KERNEL_CACHE_ENV)
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "figureflow" / "kernels"
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return root if os.access(root, os.W_OK) else None
+
+
+def _source_of(function) -> Path | None:
+    """The file defining a numba map function, if the function is named from it: module level (or
+    nested) but without a closure, whose captured values no file would show."""
+    py = getattr(function, "py_func", function)
+    if getattr(py, "__closure__", None):
+        return None
+    try:
+        path = inspect.getsourcefile(py)
+    except TypeError:
+        return None
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def _kernel_key(latent: LatentMap, method: str, template: str) -> str | None:
+    """A hash of everything a map's compiled kernels depend on, or None when they cannot be named."""
+    sources = [_source_of(fn) for fn in (latent.f, latent.jac) if fn is not None]
+    if not sources or None in sources:
+        return None
+    digest = hashlib.sha256()
+    for part in (template, numba.__version__, str(latent.d), str(latent.D), method):
+        digest.update(part.encode() + b"\0")
+    for fn in (latent.f, latent.jac):
+        if fn is not None:
+            digest.update(getattr(fn, "py_func", fn).__qualname__.encode() + b"\0")
+    for path in [*sources, Path(__file__), Path(__file__).with_name("normal.py")]:
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def map_kernels(latent: LatentMap, method: str):
+    """The module of compiled kernels (``volumes``, ``jacobians``, ``moments``) for a map and a
+    way of filling its Jacobian (``analytic`` or ``complex_step``): the template
+    :mod:`figureflow.jacobian.map_kernels` run with the map bound into it.
+
+    When the map's code is named by its files (:func:`_kernel_key`) and the cache directory is
+    writable, the module is a file there named by that key and numba caches what it compiles beside
+    it, so that another process (another job, a rerun) loads the kernels instead of compiling them;
+    editing the map's file, figureflow's kernels or numba makes a new key. Otherwise the module is
+    compiled in memory, in each process.
+    """
+    template_path = Path(__file__).with_name("map_kernels.py")
+    template = template_path.read_text()
+    key = _kernel_key(latent, method, template)
+    directory = kernel_cache_dir() if key is not None else None
+    name = f"figureflow_map_kernels_{key or id(latent.f)}_{method}"
+    if directory is not None and name in sys.modules:
+        return sys.modules[name]
+    if directory is not None:
+        path = directory / f"{name}.py"
+        if not path.exists():
+            header = f"# generated by figureflow.jacobian.measure.map_kernels for map '{latent.name}' ({method}); do not edit\n"
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(header + template)
+            os.replace(partial, path)  # atomic: jobs running side by side write the same text
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # numba names a cached kernel's globals by their module
+        loader = spec.loader.exec_module
+    else:
+        module = types.ModuleType(name)
+        code = compile(template, str(template_path), "exec")
+
+        def loader(module):
+            exec(code, module.__dict__)
+
+    module.__dict__.update(f=latent.f, jac=latent.jac, d=latent.d, D=latent.D, METHOD=method, CACHE=directory is not None)
+    loader(module)
+    return module
 
 
 def _kernels(latent: LatentMap):
-    """Compiled per-map kernels (cached per map function): complex-step and analytic."""
+    """Compiled per-map kernels (per map function, for this process): for ``analytic`` (when the
+    map has a Jacobian) and ``complex_step``, ``(volumes, jacobians, moments)`` from
+    :func:`map_kernels`; for ``finite_difference``, the reference loop."""
     key = (latent.f, latent.jac, latent.d, latent.D)
     if key in _KERNELS:
         return _KERNELS[key]
-    f, jac, d, D = latent.f, latent.jac, latent.d, latent.D
-    h = COMPLEX_STEP
+    f, d, D = latent.f, latent.d, latent.D
 
-    @njit(inline="always")
-    def complex_step_jacobian(z, p, zc, xc, J):
-        for k in range(d):
-            for j in range(d):
-                zc[j] = z[j]
-            zc[k] += 1j * h
-            f(zc, p, xc)
-            for i in range(D):
-                J[i, k] = xc[i].imag / h
+    class Lazy(dict):  # a method's module is made (and its kernels compiled) on first use
+        def __missing__(self, method):
+            if method == "analytic" and latent.jac is None:
+                raise KeyError(method)
+            module = map_kernels(latent, method)
+            self[method] = (module.volumes, module.jacobians, module.moments)
+            return self[method]
 
-    @njit(inline="always")
-    def analytic_jacobian(z, p, zc, xc, J):
-        jac(z, p, J)  # zc, xc: unused scratch, to share the complex step's signature
-
-    def sampled(fill_jacobian):
-        """Volume and Jacobian kernels over chunks of samples for one way of filling J."""
-
-        @njit(parallel=True, cache=False)
-        def volumes(Z, p):
-            n = Z.shape[0]
-            out = np.empty(n)
-            n_chunks = (n + CHUNK - 1) // CHUNK
-            for c in prange(n_chunks):
-                zc = np.empty(d, np.complex128)
-                xc = np.empty(D, np.complex128)
-                J = np.empty((D, d))
-                work = np.empty((D, d))
-                v = np.empty(D)
-                for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                    fill_jacobian(Z[s], p, zc, xc, J)
-                    out[s] = volume_from_jacobian(J, work, v)
-            return out
-
-        @njit(parallel=True, cache=False)
-        def jacobians(Z, p):
-            n = Z.shape[0]
-            out = np.empty((n, D, d))
-            n_chunks = (n + CHUNK - 1) // CHUNK
-            for c in prange(n_chunks):
-                zc = np.empty(d, np.complex128)
-                xc = np.empty(D, np.complex128)
-                for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                    fill_jacobian(Z[s], p, zc, xc, out[s])
-            return out
-
-        return volumes, jacobians
-
-    kernels = {"complex_step": sampled(complex_step_jacobian)}
-    if jac is not None:
-        kernels["analytic"] = sampled(analytic_jacobian)
+    kernels = Lazy()
 
     @njit(cache=False)
     def finite_difference_volumes(Z, p, step):
@@ -180,7 +241,7 @@ def _kernels(latent: LatentMap):
             out[s] = np.sqrt(max(np.linalg.det(G), 0.0))
         return out
 
-    kernels["finite_difference"] = (finite_difference_volumes, None)
+    kernels["finite_difference"] = (finite_difference_volumes, None, None)
     _KERNELS[key] = kernels
     return kernels
 
@@ -264,13 +325,17 @@ def require_finite(latent: LatentMap, Z: np.ndarray, values: np.ndarray, what: s
     """
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        z = ", ".join(f"{v:.6g}" for v in Z[bad[0]])
-        raise InputError(
-            f"map '{latent.name}': the volume element D(z) is {values[bad[0]]} at the latent point z = [{z}] "
-            f"({bad.size} of {values.size} points of {what}); the map or its Jacobian is not finite there, so no "
-            "estimate is written"
-        )
+        raise _not_finite(latent, Z[bad[0]], values[bad[0]], bad.size, values.size, what)
     return values
+
+
+def _not_finite(latent: LatentMap, z, value: float, count: int, total: int, what: str) -> InputError:
+    point = ", ".join(f"{v:.6g}" for v in z)
+    return InputError(
+        f"map '{latent.name}': the volume element D(z) is {value} at the latent point z = [{point}] "
+        f"({count} of {total} points of {what}); the map or its Jacobian is not finite there, so no "
+        "estimate is written"
+    )
 
 
 @dataclass
@@ -304,19 +369,53 @@ def monte_carlo(
 ) -> Estimate:
     """Plain Monte Carlo: ``n`` standard normal samples; standard error ``sd / sqrt(n)``, normal 95% interval.
 
-    Sampling is included in ``seconds``.
+    The samples are :func:`standard_normal`'s for ``seed_seq``. For a numba map (``method``
+    ``auto``, ``analytic`` or ``complex_step``) they are drawn, mapped and summed in one pass
+    that never holds them: memory does not grow with ``n``, and the result does not depend on
+    ``n_threads`` (each chunk of :data:`SAMPLE_CHUNK` samples is summed in order, and the chunks
+    combined in order). ``method="finite_difference"`` and torch maps hold the sample. Sampling
+    is included in ``seconds``.
     """
     if n < 2:
         raise ValueError("Monte Carlo needs n >= 2 samples for a standard error")
     start = time.perf_counter()
-    Z = standard_normal(seed_seq, n, latent.d, n_threads)
-    values = require_finite(latent, Z, volume_elements(latent, Z, method, n_threads), f"the mc sample of n = {n}")
-    mean = float(np.sum(values) / n)
-    se = float(np.std(values, ddof=1) / np.sqrt(n))
-    from scipy import stats  # here, not at the top: the config check imports this module
+    what = f"the mc sample of n = {n}"
+    if latent.torch_fn is None and _resolve(latent, method) != "finite_difference":
+        mean, variance = _streamed_moments(latent, n, seed_seq, _resolve(latent, method), n_threads, what)
+    else:
+        Z = standard_normal(seed_seq, n, latent.d, n_threads)
+        values = require_finite(latent, Z, volume_elements(latent, Z, method, n_threads), what)
+        mean, variance = float(np.sum(values) / n), float(np.var(values, ddof=1))
+    se = float(np.sqrt(variance) / np.sqrt(n))
+    # scipy.special, not scipy.stats (the same function, without a second of imports in every job);
+    # here, not at the top: the config check imports this module
+    from scipy.special import ndtri
 
-    half = float(stats.norm.ppf(0.975)) * se
+    half = float(ndtri(0.975)) * se
     return Estimate("mc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
+
+
+def _streamed_moments(latent: LatentMap, n: int, seed_seq, method: str, n_threads, what: str) -> tuple[float, float]:
+    """Mean and variance (``ddof=1``) of ``D`` over :func:`standard_normal`'s ``n`` points for
+    ``seed_seq``, drawn and mapped chunk by chunk in one numba pass (the ``moments`` kernel). Chunk
+    sums are combined in chunk order (Chan et al.'s pairwise update), so the result is the same
+    for any thread count."""
+    n_chunks = max(1, -(-n // SAMPLE_CHUNK))
+    with numba_threads(n_threads):
+        sums, bad, bad_point = _kernels(latent)[method][2](chunk_states(seed_seq, n_chunks), n, latent.params, ZIG_X, ZIG_F)
+    if bad[:, 0].any():
+        first = int(np.flatnonzero(bad[:, 0])[0])
+        raise _not_finite(latent, bad_point[first, : latent.d], bad_point[first, latent.d], int(bad[:, 0].sum()), n, what)
+    count, mean, m2 = 0.0, 0.0, 0.0
+    for n_c, shift, s1, s2 in sums:
+        mean_c = shift + s1 / n_c
+        m2_c = max(s2 - s1 * s1 / n_c, 0.0)
+        total = count + n_c
+        delta = mean_c - mean
+        mean += delta * n_c / total
+        m2 += m2_c + delta * delta * count * n_c / total
+        count = total
+    return float(mean), float(m2 / (n - 1))
 
 
 def randomized_qmc(
@@ -354,9 +453,9 @@ def randomized_qmc(
         means[r] = np.sum(values) / m
     mean = float(means.mean())
     se = float(means.std(ddof=1) / np.sqrt(n_scrambles))
-    from scipy import stats
+    from scipy.special import stdtrit  # what scipy.stats.t.ppf computes
 
-    half = float(stats.t.ppf(0.975, n_scrambles - 1)) * se
+    half = float(stdtrit(n_scrambles - 1, 0.975)) * se
     return Estimate("rqmc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
 
 
@@ -402,7 +501,9 @@ def estimate_table(
 
     from figureflow.seeding import seed_sequence
 
-    volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)  # compile before timing
+    volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)  # compile (or load) before timing
+    if "mc" in estimators and latent.torch_fn is None:
+        _streamed_moments(latent, 2, np.random.SeedSequence(0), _resolve(latent, "auto"), n_threads, "the warm-up")
     ndtri_array(np.full(2, 0.5))
     rows = []
     for estimator in estimators:

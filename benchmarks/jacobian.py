@@ -52,8 +52,9 @@ def throughput(latent, method, n_threads, repeats=3, held=False):
     for r in range(repeats):
         ss = seed_sequence(1, "bench_jacobian", {"repeat": r})
         start = time.perf_counter()
-        if held:
-            estimate = float(np.mean(volume_elements(latent, standard_normal(ss, N, latent.d, n_threads), method, n_threads)))
+        if held:  # what monte_carlo did before: the whole sample in memory, then its sum and standard deviation
+            values = volume_elements(latent, standard_normal(ss, N, latent.d, n_threads), method, n_threads)
+            estimate, _ = float(np.sum(values) / N), float(np.std(values, ddof=1))
         else:
             estimate = monte_carlo(latent, N, ss, method=method, n_threads=n_threads).estimate
         best = min(best, time.perf_counter() - start)
@@ -99,10 +100,10 @@ def cold(threads: int) -> None:
     import tempfile
 
     print(f"0. cold, as a job sees it (each row a fresh process; first call with compilation or cache loading, then warm)")
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, FIGUREFLOW_KERNEL_CACHE=cache)
+    with tempfile.TemporaryDirectory() as caches:
 
-        def run(method, n, n_threads):
+        def run(method, n, n_threads, cache="kept"):
+            env = dict(os.environ, FIGUREFLOW_KERNEL_CACHE=os.path.join(caches, cache))
             code = f"import json, sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); from jacobian import cold_case; print(json.dumps(cold_case({method!r}, {n}, {n_threads})))"
             began = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -110,10 +111,11 @@ def cold(threads: int) -> None:
             result["process"] = time.perf_counter() - began
             return result
 
+        run("analytic", 1024, threads)  # fill the kept cache, as a map's first job does
         for n in (2**20, 2**24):
             reference = run("finite_difference", n, 1)
-            empty = run("analytic", n, threads)  # compiles, and fills the cache
-            cached = run("analytic", n, threads)
+            empty = run("analytic", n, threads, cache=f"empty{n}")  # compiles, and fills a cache of its own
+            cached = run("analytic", n, threads)  # loads what the first run (n = 2^20, empty cache) compiled
             print(f"   n = 2^{int(np.log2(n))}: forward-difference loop first call {reference['first']:7.3f} s, warm {reference['warm']:7.3f} s "
                   f"(estimate {reference['estimate']:.6f}; process {reference['process']:.1f} s)")
             for label, r in (("fast path, empty cache", empty), ("fast path, kernels cached", cached)):

@@ -324,7 +324,7 @@ def test_a_jacobian_job_asks_for_memory_that_grows_only_by_d_plus_one_numbers_a_
 
 
 @pytest.mark.parametrize("name, params", [BUILTINS[0], BUILTINS[2], BUILTINS[3]], ids=["toy", "linear3", "helix"])
-def test_streamed_monte_carlo_is_the_mean_and_variance_of_the_sample_it_never_holds(name, params):
+def test_monte_carlo_in_blocks_is_the_mean_and_variance_of_the_whole_sample(name, params):
     import math
 
     from figureflow.jacobian.measure import SAMPLE_CHUNK, _streamed_moments
@@ -333,10 +333,14 @@ def test_streamed_monte_carlo_is_the_mean_and_variance_of_the_sample_it_never_ho
     n = 2 * SAMPLE_CHUNK + 1234  # three chunks, the last one short
     ss = seed_sequence(4, "streamed")
     values = volume_elements(latent, standard_normal(ss, n, latent.d))  # the same points, held
-    mean, variance = _streamed_moments(latent, n, ss, "analytic", 1, "test")
-    assert abs(mean - math.fsum(values) / n) <= 2 * np.spacing(abs(mean))  # compensated: to the last bits
-    assert variance == pytest.approx(np.var(values, ddof=1), rel=1e-10, abs=1e-28)
-    assert (mean, variance) == _streamed_moments(latent, n, ss, "analytic", 2, "test")  # any thread count
+    # one block: the bits of the whole sample held
+    assert _streamed_moments(latent, n, ss, "analytic", 1, "test") == (np.sum(values) / n, np.var(values, ddof=1))
+    # blocks of one chunk each: the same up to rounding, and the same for any thread count
+    mean, variance = _streamed_moments(latent, n, ss, "analytic", 1, "test", block_chunks=1)
+    assert mean == math.fsum([np.sum(values[i : i + SAMPLE_CHUNK]) for i in range(0, n, SAMPLE_CHUNK)]) / n
+    assert abs(mean - math.fsum(values) / n) <= 4 * np.spacing(abs(mean)) + 1e-300
+    assert variance == pytest.approx(np.var(values, ddof=1), rel=1e-12, abs=1e-28)
+    assert (mean, variance) == _streamed_moments(latent, n, ss, "analytic", 2, "test", block_chunks=1)
 
 
 def test_streamed_monte_carlo_names_the_first_point_where_d_is_not_finite(user_maps):
@@ -349,7 +353,7 @@ def test_streamed_monte_carlo_names_the_first_point_where_d_is_not_finite(user_m
     bad = Z[:, 0] < 0
     first = ", ".join(f"{v:.6g}" for v in Z[np.flatnonzero(bad)[0]])
     with pytest.raises(InputError, match=rf"z = \[{first}\] \({bad.sum()} of {n} points of the test\)"):
-        _streamed_moments(latent, n, ss, "complex_step", 2, "the test")
+        _streamed_moments(latent, n, ss, "complex_step", 2, "the test", block_chunks=1)
 
 
 def _run_cached(tmp_path, code):
@@ -370,7 +374,7 @@ def test_a_second_process_loads_the_map_kernels_numba_compiled_in_the_first(tmp_
         "from figureflow.seeding import seed_sequence\n"
         "toy = builtin_map('toy')\n"
         "est = monte_carlo(toy, 5000, seed_sequence(1, 'cache'))\n"
-        "m = map_kernels(toy, 'analytic').moments\n"
+        "m = map_kernels(toy, 'analytic').volumes\n"
         "print(repr(est.estimate), sum(m.stats.cache_hits.values()), sum(m.stats.cache_misses.values()))\n"
     )
     first = _run_cached(tmp_path, code)

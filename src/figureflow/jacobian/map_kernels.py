@@ -24,7 +24,6 @@ from numba import njit, prange
 
 from figureflow.jacobian.maps import COMPLEX_STEP
 from figureflow.jacobian.measure import CHUNK, volume_from_jacobian
-from figureflow.jacobian.normal import SAMPLE_CHUNK, _normal
 
 # set by figureflow.jacobian.measure.map_kernels before this text runs
 f = globals().get("f")
@@ -85,57 +84,3 @@ def jacobians(Z, p):
         for s in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             fill_jacobian(Z[s], p, zc, xc, out[s])
     return out
-
-
-@njit(parallel=True, cache=CACHE)
-def moments(states, n, p, X, F):
-    """Monte Carlo without the sample in memory. Chunk ``c`` (``SAMPLE_CHUNK`` samples) draws its
-    points from its own xoshiro256** stream ``states[c]``, the rows ``standard_normal`` would
-    give, and keeps, in sample order: the count, a shift (its first value), the compensated sum
-    of ``D - shift`` and the sum of ``(D - shift)^2``. Non-finite values are counted, and the
-    first one kept with its point (``bad_point``: ``z`` then ``D``)."""
-    n_chunks = states.shape[0]
-    sums = np.zeros((n_chunks, 4))
-    bad = np.zeros((n_chunks, 2), np.int64)  # count, first sample index
-    bad_point = np.zeros((n_chunks, d + 1))
-    for c in prange(n_chunks):
-        state = states[c].copy()
-        z = np.empty(d)
-        zc = np.empty(d, np.complex128)
-        xc = np.empty(D, np.complex128)
-        J = np.empty((D, d))
-        work = np.empty((D, d))
-        v = np.empty(D)
-        lo = c * SAMPLE_CHUNK
-        hi = min(n, lo + SAMPLE_CHUNK)
-        shift = 0.0
-        s1 = 0.0
-        carry = 0.0
-        s2 = 0.0
-        for s in range(lo, hi):
-            for k in range(d):
-                z[k] = _normal(state, X, F)
-            fill_jacobian(z, p, zc, xc, J)
-            value = volume_from_jacobian(J, work, v)
-            if not np.isfinite(value):
-                if bad[c, 0] == 0:
-                    bad[c, 1] = s
-                    bad_point[c, :d] = z
-                    bad_point[c, d] = value
-                bad[c, 0] += 1
-                continue
-            if s == lo:
-                shift = value
-            delta = value - shift
-            t = s1 + delta  # Neumaier's compensated sum: the mean to the last bits
-            if abs(s1) >= abs(delta):
-                carry += (s1 - t) + delta
-            else:
-                carry += (delta - t) + s1
-            s1 = t
-            s2 += delta * delta
-        sums[c, 0] = hi - lo
-        sums[c, 1] = shift
-        sums[c, 2] = s1 + carry
-        sums[c, 3] = s2
-    return sums, bad, bad_point

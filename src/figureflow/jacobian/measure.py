@@ -13,8 +13,8 @@ Householder QR for larger ``d``.
 Samples are split into fixed chunks (4096 points for the kernels over given points, 65,536 for
 plain Monte Carlo) that numba runs on the available threads; every sample's value is computed
 alone and sums are taken in a fixed order, so estimates do not depend on the number of threads.
-Plain Monte Carlo over a numba map draws, maps and sums its points in one pass and never holds
-them, so its memory does not grow with the sample size.
+Plain Monte Carlo over a numba map draws and maps its points a block of 2^20 at a time into one
+buffer, so its memory does not grow with the sample size.
 
 The kernels of each map are compiled from the template :mod:`figureflow.jacobian.map_kernels`
 (:func:`map_kernels`) and kept on disk (:func:`kernel_cache_dir`), so that a job loads what an
@@ -39,7 +39,7 @@ from numba import njit
 
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import LatentMap
-from figureflow.jacobian.normal import SAMPLE_CHUNK, ZIG_F, ZIG_X, chunk_states, ndtri_array, standard_normal
+from figureflow.jacobian.normal import SAMPLE_CHUNK, chunk_states, ndtri_array, standard_normal
 from figureflow.seeding import spawn_generators
 from figureflow.threads import numba_threads
 
@@ -161,7 +161,7 @@ def _kernel_key(latent: LatentMap, method: str, template: str) -> str | None:
 
 
 def map_kernels(latent: LatentMap, method: str):
-    """The module of compiled kernels (``volumes``, ``jacobians``, ``moments``) for a map and a
+    """The module of compiled kernels (``volumes``, ``jacobians``) for a map and a
     way of filling its Jacobian (``analytic`` or ``complex_step``): the template
     :mod:`figureflow.jacobian.map_kernels` run with the map bound into it.
 
@@ -203,7 +203,7 @@ def map_kernels(latent: LatentMap, method: str):
 
 def _kernels(latent: LatentMap):
     """Compiled per-map kernels (per map function, for this process): for ``analytic`` (when the
-    map has a Jacobian) and ``complex_step``, ``(volumes, jacobians, moments)`` from
+    map has a Jacobian) and ``complex_step``, ``(volumes, jacobians)`` from
     :func:`map_kernels`; for ``finite_difference``, the reference loop."""
     key = (latent.f, latent.jac, latent.d, latent.D)
     if key in _KERNELS:
@@ -215,7 +215,7 @@ def _kernels(latent: LatentMap):
             if method == "analytic" and latent.jac is None:
                 raise KeyError(method)
             module = map_kernels(latent, method)
-            self[method] = (module.volumes, module.jacobians, module.moments)
+            self[method] = (module.volumes, module.jacobians)
             return self[method]
 
     kernels = Lazy()
@@ -241,7 +241,7 @@ def _kernels(latent: LatentMap):
             out[s] = np.sqrt(max(np.linalg.det(G), 0.0))
         return out
 
-    kernels["finite_difference"] = (finite_difference_volumes, None, None)
+    kernels["finite_difference"] = (finite_difference_volumes, None)
     _KERNELS[key] = kernels
     return kernels
 
@@ -370,11 +370,10 @@ def monte_carlo(
     """Plain Monte Carlo: ``n`` standard normal samples; standard error ``sd / sqrt(n)``, normal 95% interval.
 
     The samples are :func:`standard_normal`'s for ``seed_seq``. For a numba map (``method``
-    ``auto``, ``analytic`` or ``complex_step``) they are drawn, mapped and summed in one pass
-    that never holds them: memory does not grow with ``n``, and the result does not depend on
-    ``n_threads`` (each chunk of :data:`SAMPLE_CHUNK` samples is summed in order, and the chunks
-    combined in order). ``method="finite_difference"`` and torch maps hold the sample. Sampling
-    is included in ``seconds``.
+    ``auto``, ``analytic`` or ``complex_step``) they are drawn and mapped in blocks of 2^20
+    (:func:`_streamed_moments`): memory does not grow with ``n``, and the result does not depend
+    on ``n_threads``. ``method="finite_difference"`` and torch maps hold the whole sample.
+    Sampling is included in ``seconds``.
     """
     if n < 2:
         raise ValueError("Monte Carlo needs n >= 2 samples for a standard error")
@@ -395,27 +394,57 @@ def monte_carlo(
     return Estimate("mc", n, mean, se, mean - half, mean + half, time.perf_counter() - start)
 
 
-def _streamed_moments(latent: LatentMap, n: int, seed_seq, method: str, n_threads, what: str) -> tuple[float, float]:
+#: plain Monte Carlo draws and maps its sample in blocks of this many chunks of SAMPLE_CHUNK
+#: points (2^20 points, 16 MB for two latent dimensions), so memory does not grow with n
+MC_BLOCK_CHUNKS = 16
+
+
+def _streamed_moments(latent: LatentMap, n: int, seed_seq, method: str, n_threads, what: str,
+                      block_chunks: int = MC_BLOCK_CHUNKS) -> tuple[float, float]:
     """Mean and variance (``ddof=1``) of ``D`` over :func:`standard_normal`'s ``n`` points for
-    ``seed_seq``, drawn and mapped chunk by chunk in one numba pass (the ``moments`` kernel). Chunk
-    sums are combined in chunk order (Chan et al.'s pairwise update), so the result is the same
-    for any thread count."""
+    ``seed_seq``, drawn and mapped a block of ``block_chunks`` chunks at a time into one buffer.
+
+    A sample of one block (``n`` up to 2^20 by default) gives the same bits as holding it: the
+    mean is ``np.sum(values) / n`` and the variance ``np.var(values, ddof=1)``. Longer samples sum
+    the blocks' sums exactly (``math.fsum``) and combine their variances in block order (Chan et
+    al.'s update), the same for any thread count.
+    """
+    import math
+
+    from figureflow.jacobian.normal import ZIG_F, ZIG_X, _fill_normals
+
     n_chunks = max(1, -(-n // SAMPLE_CHUNK))
+    states = chunk_states(seed_seq, n_chunks)
+    block = block_chunks * SAMPLE_CHUNK
+    Z = np.empty((min(n, block), latent.d))
+    kernel = _kernels(latent)[method][0]
+    sums, count, mean, m2 = [], 0, 0.0, 0.0
+    first_bad, n_bad = None, 0
     with numba_threads(n_threads):
-        sums, bad, bad_point = _kernels(latent)[method][2](chunk_states(seed_seq, n_chunks), n, latent.params, ZIG_X, ZIG_F)
-    if bad[:, 0].any():
-        first = int(np.flatnonzero(bad[:, 0])[0])
-        raise _not_finite(latent, bad_point[first, : latent.d], bad_point[first, latent.d], int(bad[:, 0].sum()), n, what)
-    count, mean, m2 = 0.0, 0.0, 0.0
-    for n_c, shift, s1, s2 in sums:
-        mean_c = shift + s1 / n_c
-        m2_c = max(s2 - s1 * s1 / n_c, 0.0)
-        total = count + n_c
-        delta = mean_c - mean
-        mean += delta * n_c / total
-        m2 += m2_c + delta * delta * count * n_c / total
-        count = total
-    return float(mean), float(m2 / (n - 1))
+        for b in range(0, n_chunks, block_chunks):
+            rows = min(n, (b + block_chunks) * SAMPLE_CHUNK) - b * SAMPLE_CHUNK
+            points = Z[:rows]
+            _fill_normals(states[b : b + block_chunks], points, SAMPLE_CHUNK, ZIG_X, ZIG_F)
+            values = kernel(points, latent.params)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                first_bad = first_bad or (points[bad[0]].copy(), values[bad[0]])
+                n_bad += bad.size
+                continue
+            if n_bad:
+                continue
+            sums.append(float(np.sum(values)))
+            block_mean, block_m2 = sums[-1] / rows, float(np.var(values, ddof=1)) * (rows - 1) if rows > 1 else 0.0
+            total = count + rows
+            delta = block_mean - mean
+            mean += delta * rows / total
+            m2 += block_m2 + delta * delta * count * rows / total
+            count = total
+    if n_bad:
+        raise _not_finite(latent, first_bad[0], first_bad[1], n_bad, n, what)
+    if len(sums) == 1:
+        return sums[0] / n, float(np.var(values, ddof=1))
+    return math.fsum(sums) / n, m2 / (n - 1)
 
 
 def randomized_qmc(
@@ -502,8 +531,6 @@ def estimate_table(
     from figureflow.seeding import seed_sequence
 
     volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)  # compile (or load) before timing
-    if "mc" in estimators and latent.torch_fn is None:
-        _streamed_moments(latent, 2, np.random.SeedSequence(0), _resolve(latent, "auto"), n_threads, "the warm-up")
     ndtri_array(np.full(2, 0.5))
     rows = []
     for estimator in estimators:

@@ -96,28 +96,6 @@ def prepare_demo(workdir: Path) -> Path:
     return workdir
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``-n 2`` in pyproject.toml) keep tests that share a fixture on one
-    worker: the tests of a module with a module-scoped fixture go to that module's group (computed
-    once per worker), and the other tests using ``runs`` to one group, since some of them run
-    Snakemake in its directories. Every other test goes to whichever worker is free."""
-
-    def uses(item, predicate):
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            return False
-        return any(predicate(name, defs[-1]) for name, defs in info.name2fixturedefs.items() if defs and name in info.names_closure)
-
-    for item in items:
-        if uses(item, lambda _, definition: definition.scope == "module"):
-            group = item.module.__name__
-        elif uses(item, lambda name, _: name == "runs"):
-            group = "runs"
-        else:
-            continue
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     """tests/config.yaml run for real: everything with --cores 2, and its tables and data files

@@ -61,7 +61,7 @@ def queue_is_empty(slurm) -> bool:
     return not [line for line in out.splitlines() if line.split()[1] in ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING")]
 
 
-def test_a_run_on_slurm_killed_and_rerun_gives_the_tables_of_a_local_run(slurm, runs, tmp_path, capsys):
+def test_a_run_on_slurm_killed_and_rerun_gives_the_tables_of_a_local_run(slurm, request, tmp_path, capsys):
     workdir = tmp_path / "slurm"
     config = prepare_workdir(workdir)
     began = time.perf_counter()
@@ -89,6 +89,8 @@ def test_a_run_on_slurm_killed_and_rerun_gives_the_tables_of_a_local_run(slurm, 
     seconds = time.perf_counter() - began
     jobs = len(SUBMITTED.findall(killed_output)), len(SUBMITTED.findall(out))
     assert jobs[0] >= 1 and jobs[1] >= 1
+    # the local run, asked for only now: under pytest-xdist another worker makes it meanwhile
+    runs = request.getfixturevalue("runs")
     assert_same_tables(runs["1"], workdir, "the local run", "the SLURM run")
     with capsys.disabled():
         print(f"\nSLURM ran {sum(jobs)} jobs ({jobs[0]} before Snakemake was killed, {jobs[1]} on the rerun) in {seconds:.0f} s; "

@@ -189,9 +189,9 @@ def signal_flow_options(wildcards):
 
 
 def jacobian_options(wildcards):
-    """Estimator settings of the jacobian section."""
+    """Estimator settings of the jacobian section, with the map's own sample sizes where it sets them."""
     section = config["jacobian"]
-    return {k: section[k] for k in ("estimators", "sample_sizes", "scrambles")}
+    return {"estimators": section["estimators"], "scrambles": section["scrambles"], "sample_sizes": FACTS["jacobian"][wildcards.map]["sample_sizes"]}
 
 
 def jacobian_mem_mb(wildcards):

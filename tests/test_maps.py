@@ -136,3 +136,15 @@ def test_unknown_builtin_and_bad_parameters_are_refused():
         builtin_map("linear", {"matrix": [[1.0, 2.0, 3.0]]})
     with pytest.raises(InputError, match="need 1 <= latent_dim <= data_dim"):
         resolve_map("m", {"map": "mlp", "params": {"latent_dim": 4, "data_dim": 3}})
+
+
+def test_a_map_may_set_its_own_sample_sizes_which_its_job_and_memory_follow():
+    from figureflow.jacobian.measure import jacobian_memory_mb
+    from figureflow.maps import check_config
+
+    section = {"estimators": ["mc", "rqmc"], "scrambles": 16, "sample_sizes": [1024, 4096, 2**22]}
+    facts = check_config({"jacobian": {**section, "maps": {"toy": {"map": "toy"}, "short": {"map": "helix", "sample_sizes": [256, 1024]}}}})
+    assert facts["toy"]["sample_sizes"] == [1024, 4096, 2**22] and facts["short"]["sample_sizes"] == [256, 1024]
+    assert facts["toy"]["mem_mb"] == jacobian_memory_mb(2**22, 2) > facts["short"]["mem_mb"] == jacobian_memory_mb(1024, 1)
+    with pytest.raises(InputError, match=r"config key jacobian.maps.short.sample_sizes: for rqmc each size must be scrambles \(16\) x a power of 2, found 1000"):
+        check_config({"jacobian": {**section, "maps": {"short": {"map": "helix", "sample_sizes": [256, 1000]}}}})

@@ -128,6 +128,10 @@ def test_cnf_runs_score_against_truth_and_a_mixture_and_the_flow_is_a_jacobian_m
     assert cells["dims"] == 3 and np.isnan(cells["true_nll"]) and np.isfinite(cells["held_out_nll"]) and np.isfinite(cells["gmm_nll"])
     # the Jacobian sampler's E[|det J|] of the flow map against exp(integrated trace) on fresh prior draws
     estimates = pd.read_csv(workdir / "results/jacobian/tiny_flow/estimates.tsv", sep="\t")
+    assert sorted(set(estimates["n_samples"])) == [256, 2048]  # the map's own sample sizes, not the section's
+    log = (workdir / "logs/jacobian_estimates/tiny_flow.log").read_text()
+    gap = float(re.search(r"log\|det J\| agrees with the flow's integrated trace to (\S+) nats at 64 check points", log).group(1))
+    assert gap <= 1000 * 1e-4  # the check's bound at the run's nll_rtol 1e-4
     flow = FlowMap(field, saved["options"])
     Z = torch.as_tensor(np.random.default_rng(0).standard_normal((20000, 2)))
     with torch.no_grad():

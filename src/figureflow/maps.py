@@ -165,8 +165,13 @@ def _cnf(name: str, spec: Mapping, seed: int, check: bool) -> LatentMap:
     from figureflow.generative.cnf import FlowMap, load_model
     from figureflow.jacobian.torch_maps import torch_map
 
+    from figureflow.jacobian.maps import check_points
+
     field, saved = load_model(_trained(name, spec))
-    return torch_map(name, FlowMap(field, saved["options"]), field.dim, field.dim)
+    flow = FlowMap(field, saved["options"])
+    latent = torch_map(name, flow, field.dim, field.dim)
+    flow.liouville_error = flow.check(check_points(latent, seed), name)  # before any sampling: the solve follows the flow
+    return latent
 
 
 def _check_cnf_map(name: str, spec: Mapping, config: Mapping) -> tuple[int, int]:
@@ -212,7 +217,8 @@ def check_config(config: Mapping) -> dict:
     """The ``jacobian`` section: sample sizes suit the estimators, and every map resolves and passes
     its check on a seeded batch of latent points (:func:`resolve_map` with ``check=True``).
 
-    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files], "mem_mb":
+    Returns ``{map name: {"dims": (latent dimension, data dimension), "code": [user files],
+    "sample_sizes": the map's own (``jacobian.maps.<name>.sample_sizes``) or the section's, "mem_mb":
     what its estimates job asks for}}`` (:func:`~figureflow.jacobian.measure.jacobian_memory_mb`); a
     ``vae:<run>`` map's file is the run's ``model.pt`` (so the DAG trains the run first) and its data
     dimension is ``None`` when the run's data is a dataset (genes are known after preprocessing); a
@@ -233,6 +239,8 @@ def check_config(config: Mapping) -> dict:
     check_sample_sizes(section["estimators"], section["sample_sizes"], section["scrambles"])
     facts = {}
     for name, spec in section["maps"].items():
+        if "sample_sizes" in spec:
+            check_sample_sizes(section["estimators"], spec["sample_sizes"], section["scrambles"], key=f"jacobian.maps.{name}.sample_sizes")
         if map_kind(spec) == "vae":  # trained by the workflow: its model file is the rule's input
             facts[name] = {"dims": _check_vae_map(name, spec, config), "code": [model_file(spec)]}
             continue
@@ -246,6 +254,7 @@ def check_config(config: Mapping) -> dict:
             continue
         latent = resolve_map(name, spec, config.get("seed", 0), check=True)
         facts[name] = {"dims": (latent.d, latent.D), "code": list(latent.source_files)}
-    for name in facts:
-        facts[name]["mem_mb"] = jacobian_memory_mb(max(section["sample_sizes"]), facts[name]["dims"][0])
+    for name, spec in section["maps"].items():
+        facts[name]["sample_sizes"] = [int(n) for n in spec.get("sample_sizes", section["sample_sizes"])]
+        facts[name]["mem_mb"] = jacobian_memory_mb(max(facts[name]["sample_sizes"]), facts[name]["dims"][0])
     return facts

@@ -1,16 +1,15 @@
 """Aging magnitude of one cell type: bootstrapped OT distances, old against young (rule aging_cell_type)."""
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
-import anndata as ad
 import pandas as pd
 
 from figureflow.aging import bootstrap_options, cell_type_magnitude, cell_type_stream, embedding_by_age
-from figureflow.io import write_table
+from figureflow.io import read_h5ad_annotations, write_table
 from figureflow.runtime import job
 
 with job(snakemake) as log:
     o, dataset, cell_type = snakemake.params.options, snakemake.wildcards.dataset, snakemake.params.cell_type
-    adata = ad.read_h5ad(snakemake.input[0], backed="r")
+    adata = read_h5ad_annotations(snakemake.input[0], obsm=[o["embedding"]])
     young, old = embedding_by_age(adata, dataset, cell_type, o["embedding"], o["n_dims"])
     log.info("cell type %r: %d young, %d old cells in obsm[%r] (%d dimensions)", cell_type, len(young), len(old), o["embedding"], young.shape[1])
     stream = cell_type_stream(snakemake.params.seed, dataset, cell_type)

@@ -1,7 +1,6 @@
 """Every cell type's aging magnitude in one table, and the transport plan of the strongest (rule aging_magnitudes)."""
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
-import anndata as ad
 
 from figureflow.aging import (
     cell_type_stream,
@@ -12,12 +11,12 @@ from figureflow.aging import (
     strongest_cell_type,
     transport_plan,
 )
-from figureflow.io import read_table, write_arrays, write_table
+from figureflow.io import read_h5ad_annotations, read_table, write_arrays, write_table
 from figureflow.runtime import job
 
 with job(snakemake) as log:
     o, dataset = snakemake.params.options, snakemake.wildcards.dataset
-    adata = ad.read_h5ad(snakemake.input.h5ad, backed="r")
+    adata = read_h5ad_annotations(snakemake.input.h5ad, obsm=[o["embedding"]])
     table = gather_magnitudes([read_table(f, dtype={"cell_type": str}) for f in snakemake.input.magnitudes], planted_shifts(adata))
     write_table(table, snakemake.output.magnitudes)
     bootstraps = gather_bootstraps([read_table(f, dtype={"cell_type": str}) for f in snakemake.input.bootstraps])

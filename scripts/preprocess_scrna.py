@@ -11,7 +11,7 @@ from figureflow.seeding import generator
 with job(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input[0])
     rng = generator(snakemake.params.seed, snakemake.rule, wildcards_dict(snakemake))
-    processed = preprocess(adata, random_state=int(rng.integers(2**31 - 1)), **snakemake.params.options)
+    processed = preprocess(adata, random_state=int(rng.integers(2**31 - 1)), copy=False, **snakemake.params.options)
     log.info("kept %d highly variable genes, %d PCs", processed.var["highly_variable"].sum(), processed.obsm["X_pca"].shape[1])
     write_table(qc_table(processed, counts_layer="counts"), snakemake.output.qc)
     write_h5ad(processed, snakemake.output.h5ad)

@@ -48,6 +48,15 @@ def test_same_random_state_same_embedding(raw, processed):
     np.testing.assert_array_equal(again.obsm["X_pca"], processed.obsm["X_pca"])
 
 
+def test_preprocessing_in_place_gives_the_same_file_contents(raw, processed):
+    own = raw.copy()
+    result = preprocess(own, random_state=0, target_sum=1e4, n_top_genes=80, n_pcs=12, copy=False)
+    assert result is own and own.X.dtype == np.float32  # the job's own matrix, replaced
+    np.testing.assert_array_equal(result.obsm["X_pca"], processed.obsm["X_pca"])
+    assert (result.X != processed.X).nnz == 0 and (result.layers["counts"] != processed.layers["counts"]).nnz == 0
+    assert result.var["highly_variable"].equals(processed.var["highly_variable"])
+
+
 def test_pcs_are_capped_by_data_size(raw):
     tiny = preprocess(raw[:30].copy(), random_state=0, n_top_genes=20, n_pcs=50)
     assert tiny.obsm["X_pca"].shape[1] == 19

@@ -57,6 +57,7 @@ def preprocess(
     n_pcs: int = 30,
     umap: bool = False,
     n_neighbors: int = 15,
+    copy: bool = True,
 ) -> ad.AnnData:
     """Normalize, log-transform, select highly variable genes and embed.
 
@@ -68,17 +69,20 @@ def preprocess(
     Parameters
     ----------
     adata
-        Raw counts in ``X``; not modified.
+        Raw counts in ``X``; not modified, unless ``copy=False``.
+    copy
+        ``False``: work in ``adata`` itself, whose counts matrix is then replaced (a job that read
+        the file for this alone holds two matrices at its peak instead of four).
     random_state
         Seed for PCA's solver and for UMAP (draw it from :mod:`figureflow.seeding`).
 
     Returns
     -------
     anndata.AnnData
-        A copy with log-normalized ``X``, raw counts in ``layers["counts"]``,
+        A copy (or ``adata`` itself) with log-normalized ``X``, raw counts in ``layers["counts"]``,
         ``var["highly_variable"]``, ``obsm["X_pca"]`` (and ``obsm["X_umap"]``).
     """
-    out = adata.copy()
+    out = adata.copy() if copy else adata
     out.X = sp.csr_matrix(out.X, dtype=np.float32)
     out.layers["counts"] = out.X.copy()
     sc.pp.normalize_total(out, target_sum=target_sum)

@@ -39,6 +39,8 @@ rule aging_magnitudes:
         options=config["aging"],
     log:
         "logs/aging_magnitudes/{dataset}.log",
+    benchmark:
+        "results/benchmarks/aging_magnitudes/{dataset}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -35,6 +35,8 @@ rule ingest_h5ad:
         dataset=ingested_datasets(),
     log:
         "logs/ingest_h5ad/{dataset}.log",
+    benchmark:
+        "results/benchmarks/ingest_h5ad/{dataset}.tsv"
     threads: 1
     resources:
         mem_mb=8000,

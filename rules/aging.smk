@@ -17,7 +17,7 @@ rule aging_cell_type:
         "results/benchmarks/aging_cell_type/{dataset}/{cell_type}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=aging_mem_mb,
         runtime=60,
     conda:
         "../envs/aging.yaml"
@@ -43,7 +43,7 @@ rule aging_magnitudes:
         "results/benchmarks/aging_magnitudes/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=aging_mem_mb,
         runtime=15,
     conda:
         "../envs/aging.yaml"

@@ -14,7 +14,7 @@ FIGUREFLOW_DIR = Path(str(workflow.current_basedir)).parent
 sys.path.insert(0, str(FIGUREFLOW_DIR / "scripts"))
 import _figureflow_src  # noqa: F401
 
-from figureflow.aging import aging_datasets
+from figureflow.aging import aging_datasets, cell_type_job_mb
 from figureflow.config import computed_node_columns, facts_cache, preflight, read_facts, write_facts
 from figureflow.data.checks import expected_edges, ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
@@ -235,6 +235,11 @@ def signal_flow_threads(wildcards):
 def aging_cell_type_name(wildcards):
     """The cell type behind a {cell_type} wildcard (a file-name-safe form of its name)."""
     return FACTS["aging"][wildcards.dataset][wildcards.cell_type]
+
+
+def aging_mem_mb(wildcards):
+    """Memory of a dataset's aging jobs (figureflow.aging.cell_type_job_mb), from its number of cells."""
+    return cell_type_job_mb(FACTS["data"]["datasets"][wildcards.dataset]["shape"][0])
 
 
 def aging_cell_type_files(kind):

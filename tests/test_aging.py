@@ -338,3 +338,11 @@ def test_a_type_without_old_cells_has_no_trajectory():
     vectors = aging_vectors(usage, np.array(["A", "A", "B", "B"]), np.array(["young", "old", "young", "young"]), ["A", "B"])
     np.testing.assert_array_equal(vectors[0], [2.0, 0.0])
     assert np.isnan(vectors[1]).all()
+
+
+def test_aging_jobs_ask_for_the_interpreter_and_twice_the_annotations_they_read():
+    from figureflow.aging import cell_type_job_mb
+
+    assert cell_type_job_mb(0) == 500
+    assert cell_type_job_mb(300_000) == 500 + 2 * 300_000 * 500 / 1e6 == 800  # an atlas: 0.8 GB per job, not the whole matrix
+    assert cell_type_job_mb(1000, n_dims=10) == 501  # 360 bytes of annotations per cell

@@ -165,6 +165,11 @@ def test_aging_jobs_per_cell_type_give_the_tables_of_one_call_over_all(runs, tmp
     for name in ("magnitudes", "transport_plan", "trajectories"):
         for dataset in ("tiny_sim", "tiny_h5ad"):
             assert (workdir / f"results/figures/aging/{dataset}.{name}.png").stat().st_size > 1000
+    # each aging job used less memory than it asked SLURM for
+    from figureflow.aging import cell_type_job_mb
+
+    peaks = [pd.read_csv(f, sep="\t")["max_rss"].iloc[-1] for f in (workdir / "results/benchmarks/aging_cell_type/tiny_sim").glob("*.tsv")]
+    assert len(peaks) == 3 and 0 < max(peaks) < cell_type_job_mb(adata.n_obs)
 
 
 def test_a_sweep_in_three_chunk_jobs_gives_the_table_of_one_serial_call(runs, tmp_path):

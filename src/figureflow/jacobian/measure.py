@@ -534,8 +534,12 @@ def estimate_table(
 
     from figureflow.seeding import seed_sequence
 
-    volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)  # compile (or load) before timing
+    # compile (or load) and import before timing, so that each row's seconds are its estimate's own
+    volume_elements(latent, np.zeros((2, latent.d)), n_threads=n_threads)
     ndtri_array(np.full(2, 0.5))
+    standard_normal(np.random.SeedSequence(0), 2, latent.d, n_threads)
+    if "rqmc" in estimators:
+        from scipy.stats import qmc  # noqa: F401
     rows = []
     for estimator in estimators:
         for n in sample_sizes:

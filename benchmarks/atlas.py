@@ -114,7 +114,7 @@ def main() -> None:
             print(f"{rule:18s} {len(part):4d} {part['seconds'].sum():7.1f} {part['seconds'].max():8.1f} {part['peak_mb'].max():8.0f} {ask:>9s}")
     from scipy.stats import spearmanr
 
-    from figureflow.io import read_h5ad_annotations
+    from figureflow.data.ingest import read_h5ad_annotations
 
     truth = read_h5ad_annotations(data, obsm=[]).uns["truth"]
     planted = dict(zip(map(str, truth["cell_types"]), truth["aging_shift"]))

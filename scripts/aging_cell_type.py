@@ -4,7 +4,8 @@ import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 import pandas as pd
 
 from figureflow.aging import bootstrap_options, cell_type_magnitude, cell_type_stream, embedding_by_age
-from figureflow.io import read_h5ad_annotations, write_table
+from figureflow.data.ingest import read_h5ad_annotations
+from figureflow.io import write_table
 from figureflow.runtime import job
 
 with job(snakemake) as log:

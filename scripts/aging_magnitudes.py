@@ -11,7 +11,8 @@ from figureflow.aging import (
     strongest_cell_type,
     transport_plan,
 )
-from figureflow.io import read_h5ad_annotations, read_table, write_arrays, write_table
+from figureflow.data.ingest import read_h5ad_annotations
+from figureflow.io import read_table, write_arrays, write_table
 from figureflow.runtime import job
 
 with job(snakemake) as log:

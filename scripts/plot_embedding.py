@@ -2,8 +2,7 @@
 
 import _figureflow_src  # noqa: F401  (this workflow's src/ first on sys.path)
 
-from figureflow.data.ingest import EMBEDDINGS
-from figureflow.io import read_h5ad_annotations
+from figureflow.data.ingest import EMBEDDINGS, read_h5ad_annotations
 from figureflow.plotting.data import plot_embedding
 from figureflow.plotting.style import save_figure
 from figureflow.runtime import job, wildcards_dict

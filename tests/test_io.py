@@ -225,33 +225,3 @@ def test_the_fast_table_writer_leaves_to_pandas_what_it_does_not_format(tmp_path
     assert fast_tsv_chunks(frame) is None
     write_table(frame, tmp_path / "t.tsv")
     assert (tmp_path / "t.tsv").read_text() == frame.to_csv(None, sep="\t", index=False, na_rep="", lineterminator="\n")
-
-
-def test_h5ad_annotations_are_the_files_obs_obsm_and_uns_without_its_matrices(tmp_path):
-    import anndata as ad
-    import h5py
-    import scipy.sparse as sp
-
-    from figureflow.io import read_h5ad_annotations, write_h5ad
-
-    rng = np.random.default_rng(0)
-    counts = sp.random(300, 40, density=0.3, format="csr", random_state=1, dtype=np.float32)
-    obs = pd.DataFrame({"cell_type": pd.Categorical(rng.choice(["b", "a", "t"], 300), categories=["t", "b", "a"]),
-                        "age": pd.Categorical(rng.choice(["young", "old"], 300)), "depth": rng.random(300)},
-                       index=[f"c{i}" for i in range(300)])
-    full = ad.AnnData(X=counts.copy(), obs=obs, layers={"counts": counts}, obsm={"X_pca": rng.standard_normal((300, 5)), "X_umap": rng.random((300, 2))},
-                      uns={"truth": {"cell_types": np.array(["t", "b", "a"]), "aging_shift": np.array([0.0, 0.5, 1.0])}})
-    path = tmp_path / "processed.h5ad"
-    write_h5ad(full, path)
-    read = read_h5ad_annotations(path)
-    pd.testing.assert_frame_equal(read.obs, ad.read_h5ad(path).obs)
-    assert list(read.obs["cell_type"].cat.categories) == ["t", "b", "a"]  # the file's category order
-    assert set(read.obsm) == {"X_pca", "X_umap"} and read.n_vars == 0 and not read.layers and read.X is None
-    np.testing.assert_array_equal(read.obsm["X_pca"], full.obsm["X_pca"])
-    np.testing.assert_array_equal(read.uns["truth"]["aging_shift"], [0.0, 0.5, 1.0])
-    only = read_h5ad_annotations(path, obsm=["X_umap", "X_tsne"])  # a key the file lacks is left out
-    assert list(only.obsm) == ["X_umap"]
-    with h5py.File(path, "a") as handle:  # the matrices are never read: a file whose X and layers are unreadable still gives its annotations
-        del handle["X"], handle["layers"]
-        handle["X"] = np.zeros(1)
-    np.testing.assert_array_equal(read_h5ad_annotations(path, obsm=["X_pca"]).obsm["X_pca"], full.obsm["X_pca"])

@@ -465,7 +465,7 @@ def cell_type_wildcards(cell_types) -> dict[str, str]:
 def cell_type_job_mb(n_cells: int, n_dims: int = 50) -> int:
     """What an ``aging_cell_type`` or ``aging_magnitudes`` job asks for (SLURM's --mem), in MB, for a
     dataset of ``n_cells`` cells: 500 for the interpreter and its libraries, and twice the
-    annotations it reads (:func:`figureflow.io.read_h5ad_annotations`: an embedding of up to
+    annotations it reads (:func:`figureflow.data.ingest.read_h5ad_annotations`: an embedding of up to
     ``n_dims`` float64 columns and about 100 bytes of obs per cell). The bootstraps' own work
     (``n_per_sample`` squared distances) is a few MB whatever the dataset's size. Measured peaks:
     160 MB at 20,000 cells."""

@@ -26,7 +26,6 @@ __all__ = [
     "warn_input",
     "carry_columns",
     "describe",
-    "read_h5ad_annotations",
     "current_umask",
     "temporary_siblings",
     "atomic_output",
@@ -360,27 +359,6 @@ def write_h5ad(adata, path: str | os.PathLike) -> None:
     """Write an AnnData file atomically (gzip-compressed matrices)."""
     with atomic_output(path) as tmp:
         adata.write_h5ad(tmp, compression="gzip")
-
-
-def read_h5ad_annotations(path: str | os.PathLike, obsm: Iterable[str] | None = None):
-    """The annotations of an h5ad file, without its matrices: an AnnData with the file's ``obs``,
-    its ``obsm`` (only the keys named in ``obsm``, those the file has; all when None) and its
-    ``uns``, and no variables.
-
-    ``X``, ``raw`` and ``layers`` stay on disk: anndata's backed mode reads every layer into
-    memory (the counts layer of a processed atlas of 300,000 cells is gigabytes), which a job that
-    needs cell types, ages and an embedding should not pay, once per cell type.
-    """
-    import anndata as ad
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        obs = ad.io.read_elem(handle["obs"])
-        group = handle["obsm"] if "obsm" in handle else {}
-        keys = list(group) if obsm is None else [k for k in obsm if k in group]
-        embeddings = {k: ad.io.read_elem(group[k]) for k in keys}
-        uns = ad.io.read_elem(handle["uns"]) if "uns" in handle else {}
-    return ad.AnnData(obs=obs, obsm=embeddings, uns=uns)
 
 
 def write_graph(adjacency, nodes: pd.DataFrame, graph_path: str | os.PathLike, nodes_path: str | os.PathLike) -> None:

@@ -20,6 +20,7 @@ from figureflow.io import InputError, describe, read_table_checked, warn_input
 
 __all__ = [
     "open_h5ad",
+    "read_h5ad_annotations",
     "matrix_sample",
     "COMPUTED_OBS_COLUMNS",
     "EMBEDDINGS",
@@ -64,6 +65,27 @@ def open_h5ad(path: str | os.PathLike, key: str):
         yield backed
     finally:
         backed.file.close()
+
+
+def read_h5ad_annotations(path: str | os.PathLike, obsm=None):
+    """The annotations of an h5ad file, without its matrices: an AnnData with the file's ``obs``,
+    its ``obsm`` (only the keys named in ``obsm``, those the file has; all when None) and its
+    ``uns``, and no variables.
+
+    ``X``, ``raw`` and ``layers`` stay on disk: anndata's backed mode reads every layer into
+    memory (the counts layer of a processed atlas of 300,000 cells is gigabytes), which a job that
+    needs cell types, ages and an embedding should not pay, once per cell type.
+    """
+    import anndata as ad
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        obs = ad.io.read_elem(handle["obs"])
+        group = handle["obsm"] if "obsm" in handle else {}
+        keys = list(group) if obsm is None else [k for k in obsm if k in group]
+        embeddings = {k: ad.io.read_elem(group[k]) for k in keys}
+        uns = ad.io.read_elem(handle["uns"]) if "uns" in handle else {}
+    return ad.AnnData(obs=obs, obsm=embeddings, uns=uns)
 
 
 def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from figureflow.runtime import job
 
 with job(snakemake) as log:
     o, dataset, cell_type = snakemake.params.options, snakemake.wildcards.dataset, snakemake.params.cell_type
-    adata = read_h5ad_annotations(snakemake.input[0], obsm=[o["embedding"]])
+    adata = read_h5ad_annotations(snakemake.input[0])  # every obsm key (small): an error can list them
     young, old = embedding_by_age(adata, dataset, cell_type, o["embedding"], o["n_dims"])
     log.info("cell type %r: %d young, %d old cells in obsm[%r] (%d dimensions)", cell_type, len(young), len(old), o["embedding"], young.shape[1])
     stream = cell_type_stream(snakemake.params.seed, dataset, cell_type)

@@ -17,7 +17,7 @@ from figureflow.runtime import job
 
 with job(snakemake) as log:
     o, dataset = snakemake.params.options, snakemake.wildcards.dataset
-    adata = read_h5ad_annotations(snakemake.input.h5ad, obsm=[o["embedding"]])
+    adata = read_h5ad_annotations(snakemake.input.h5ad)  # every obsm key (small): an error can list them
     table = gather_magnitudes([read_table(f, dtype={"cell_type": str}) for f in snakemake.input.magnitudes], planted_shifts(adata))
     write_table(table, snakemake.output.magnitudes)
     bootstraps = gather_bootstraps([read_table(f, dtype={"cell_type": str}) for f in snakemake.input.bootstraps])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import pdf_facts
-from figureflow.plotting.paper import (LETTER_PT, MM, OKABE_ITO, PaperFigure, drawn_texts, layout_problems, legend_html, legend_markdown,
+from figureflow.plotting.paper import (LETTER_PT, MM, OKABE_ITO, PaperFigure, drawn_texts, layout_problems, legend_html, legend_markdown, rectangles_overlap, text_corners,
                                        paper_style, sans_family, save_paper_figure, write_source_data)
 
 RECORD = {"figureflow": "0.1.0", "commit": "0123abc", "config_sha256": "ff" * 32, "seed": 5, "packages": {"numpy": "2.4.6"}}
@@ -61,6 +61,50 @@ def test_every_problem_a_journal_would_send_back_is_found():
     assert "text 'too big' is 9 pt, outside 5 to 7" in problems
     assert "a Line2D is 0.1 pt wide, under 0.25" in problems
     assert any(p.startswith("text in 2 font families") for p in problems)
+
+
+def test_a_turned_text_occupies_its_own_rectangle_turned_about_its_centre():
+    with paper_style():
+        fig = plt.figure(figsize=(80 * MM, 60 * MM))
+        flat = fig.text(0.5, 0.5, "a long slanted label", rotation=0)
+        turned = fig.text(0.5, 0.5, "a long slanted label", rotation=30)
+        renderer = fig.canvas.get_renderer()
+        fig.canvas.draw()
+        w, h = flat.get_window_extent(renderer).width, flat.get_window_extent(renderer).height
+        corners = text_corners(turned, renderer)
+        box = turned.get_window_extent(renderer)
+    plt.close(fig)
+    edges = np.diff(np.vstack([corners, corners[:1]]), axis=0)
+    np.testing.assert_allclose(np.hypot(edges[:, 0], edges[:, 1]), [w, h, w, h], rtol=1e-9)
+    np.testing.assert_allclose(np.degrees(np.arctan2(edges[0, 1], edges[0, 0])), 30.0, atol=1e-9)
+    # its axis-aligned extent is exactly the one matplotlib reports for the turned text
+    np.testing.assert_allclose([corners[:, 0].min(), corners[:, 1].min(), corners[:, 0].max(), corners[:, 1].max()],
+                               [box.x0, box.y0, box.x1, box.y1], atol=1e-6)
+    assert turned.get_rotation() == 30.0  # measuring left the text as it was
+
+
+def test_the_separating_axis_test_on_turned_squares():
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    diamond = lambda cx, cy: np.array([[cx, cy - 0.5], [cx + 0.5, cy], [cx, cy + 0.5], [cx - 0.5, cy]])  # noqa: E731
+    # the diamond's box overlaps the square's corner region, the diamond itself only from x + y < 2.5 on
+    assert not rectangles_overlap(square, diamond(1.3, 1.3))  # boxes overlap by 0.2, the shapes are 0.1 apart
+    assert rectangles_overlap(square, diamond(1.2, 1.2))  # 2.4 - 0.5 < 2: the diamond's tip is inside
+    assert not rectangles_overlap(square, square + [1.0, 0.0])  # touching edges are not an overlap
+    assert rectangles_overlap(square, square + [0.9, 0.0]) and not rectangles_overlap(square, square + [0.9, 0.0], tolerance=0.1)
+
+
+def test_slanted_tick_labels_side_by_side_are_not_overlaps_but_crossing_texts_are():
+    names = ["sprites100k_vae", "sprites100k_beta4", "sprites100k_capacity", "sprites100k_tc", "pca", "fastica"]
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(88 * MM, 50 * MM), layout="constrained")
+        ax.bar(range(len(names)), np.arange(len(names)))
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
+        assert layout_problems(fig) == []
+        ax.text(0.5, 0.5, "crossing one way", rotation=35, transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, "crossing the other", rotation=-35, transform=ax.transAxes, ha="center", va="center")
+        problems = layout_problems(fig)
+    plt.close(fig)
+    assert problems == ["text 'crossing one way' overlaps text 'crossing the other'"]
 
 
 def test_only_drawn_text_is_checked():

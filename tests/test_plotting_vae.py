@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import pandas as pd
 
 from figureflow.plotting.vae import (
@@ -109,4 +110,14 @@ def test_comparison_draws_each_method_mean_sd_and_seed():
     # data without factor classes: that MIG is "n/a", not a bar at 0
     fig = plot_comparison(scores.assign(mig_dlib=np.nan))
     assert not fig.axes[0].patches and [t.get_text() for t in fig.axes[0].texts] == ["n/a"] * 3
+    plt.close(fig)
+
+
+def test_a_wide_error_bar_stays_inside_its_axes():
+    # seeds 0.37, 0.37, 0.04: mean 0.26, sd 0.1905, mean + sd 0.4505 above every seed's score
+    scores = pd.DataFrame({"data": ["s"] * 4, "method": ["beta4"] * 3 + ["pca"], "replicate": [0, 1, 2, 0],
+                           "mig_dlib": [0.37, 0.37, 0.04, 0.02], "mig_binned": [0.1, 0.2, 0.3, 0.05], "sap": [0.2, 0.2, 0.2, 0.1]})
+    fig = plot_comparison(scores, metrics=("mig_dlib",))
+    values = np.array([0.37, 0.37, 0.04])
+    assert fig.axes[0].get_ylim()[1] == pytest.approx(1.15 * (values.mean() + values.std(ddof=1)))
     plt.close(fig)

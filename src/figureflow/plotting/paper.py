@@ -47,6 +47,8 @@ __all__ = [
     "paper_style",
     "PaperFigure",
     "drawn_texts",
+    "text_corners",
+    "rectangles_overlap",
     "layout_problems",
     "save_paper_figure",
     "write_source_data",
@@ -229,10 +231,49 @@ def drawn_texts(fig) -> list[Text]:
     return seen
 
 
+def text_corners(text: Text, renderer) -> np.ndarray:
+    """The four corners (display pixels, ``(4, 2)``) of the rectangle a text artist's glyphs
+    occupy, turned by its rotation: a rotated label's axis-aligned extent is far wider than the
+    label, so two parallel slanted tick labels would seem to collide where no glyph does."""
+    box = text.get_window_extent(renderer)
+    angle = float(text.get_rotation())
+    if angle % 180.0 == 0.0:
+        return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    text.set_rotation(0.0)
+    try:
+        flat = text.get_window_extent(renderer)
+    finally:
+        text.set_rotation(angle)
+    # The axis-aligned extent of a turned rectangle is centred on the rectangle's centre.
+    centre = np.array([(box.x0 + box.x1) / 2.0, (box.y0 + box.y1) / 2.0])
+    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * np.array([flat.width, flat.height]) / 2.0
+    theta = np.deg2rad(angle)
+    turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    return centre + half @ turn.T
+
+
+def rectangles_overlap(a: np.ndarray, b: np.ndarray, tolerance: float = 0.0) -> bool:
+    """Whether two rectangles given by their corners (``(4, 2)``, in order) overlap by more than
+    ``tolerance`` along every edge direction of both (the separating-axis test: two convex shapes
+    are disjoint exactly when one of these directions separates them)."""
+    for corners in (a, b):
+        for k in range(2):
+            edge = corners[k + 1] - corners[k]
+            norm = float(np.hypot(*edge))
+            if norm == 0.0:
+                continue
+            axis = np.array([-edge[1], edge[0]]) / norm
+            pa, pb = a @ axis, b @ axis
+            if min(pa.max(), pb.max()) - max(pa.min(), pb.min()) <= tolerance:
+                return False
+    return True
+
+
 def layout_problems(fig, text_pt=TEXT_PT, letter_pt: float = LETTER_PT, min_line_pt: float = MIN_LINE_PT, tolerance_px: float = 0.5) -> list[str]:
     """What a journal would send back, one sentence each (empty: none): text outside the figure,
-    two text boxes that overlap, a font size outside ``text_pt`` (panel letters: ``letter_pt``,
-    bold), a line thinner than ``min_line_pt``, text in more than one font family."""
+    two texts whose glyph rectangles overlap (turned with the text, :func:`text_corners`), a font
+    size outside ``text_pt`` (panel letters: ``letter_pt``, bold), a line thinner than
+    ``min_line_pt``, text in more than one font family."""
     texts = drawn_texts(fig)
     renderer = fig.canvas.get_renderer()
     page = fig.bbox
@@ -240,9 +281,10 @@ def layout_problems(fig, text_pt=TEXT_PT, letter_pt: float = LETTER_PT, min_line
     boxes = []
     families = set()
     for t in texts:
-        box = t.get_window_extent(renderer)
+        corners = text_corners(t, renderer)
         label = repr(t.get_text()[:40])
-        if box.x0 < page.x0 - tolerance_px or box.y0 < page.y0 - tolerance_px or box.x1 > page.x1 + tolerance_px or box.y1 > page.y1 + tolerance_px:
+        x, y = corners[:, 0], corners[:, 1]
+        if x.min() < page.x0 - tolerance_px or y.min() < page.y0 - tolerance_px or x.max() > page.x1 + tolerance_px or y.max() > page.y1 + tolerance_px:
             problems.append(f"text {label} lies outside the figure")
         size = float(t.get_fontsize())
         is_letter = t.get_text() in _LETTERS and t.get_fontweight() in ("bold", 700)
@@ -252,11 +294,11 @@ def layout_problems(fig, text_pt=TEXT_PT, letter_pt: float = LETTER_PT, min_line
         elif not text_pt[0] - 1e-6 <= size <= text_pt[1] + 1e-6:
             problems.append(f"text {label} is {size:g} pt, outside {text_pt[0]:g} to {text_pt[1]:g}")
         families.add(font_manager.FontProperties(fname=font_manager.findfont(t.get_fontproperties())).get_name())
-        boxes.append((box, label))
+        boxes.append((corners, label))
     for i in range(len(boxes)):
         a, la = boxes[i]
         for b, lb in boxes[i + 1:]:
-            if min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance_px and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance_px:
+            if rectangles_overlap(a, b, tolerance_px):
                 problems.append(f"text {la} overlaps text {lb}")
     if len(families) > 1:
         problems.append(f"text in {len(families)} font families: {', '.join(sorted(families))}")

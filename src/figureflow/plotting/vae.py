@@ -186,6 +186,19 @@ def plot_latent_space(z: np.ndarray, colours: dict, kl_per_dim: np.ndarray, titl
     return finish_figure(fig, title)
 
 
+def _score_top(scores: pd.DataFrame, metric: str, methods) -> float:
+    """The highest point a score panel draws: a seed's score or a mean + sd (0 when none), so
+    that no error bar runs off the top of its axes."""
+    top = 0.0
+    for method in methods:
+        values = scores.loc[scores["method"] == method, metric].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values):
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            top = max(top, float(values.max()), float(values.mean() + sd))
+    return top
+
+
 SCORE_LABELS = {"mig_dlib": "MIG (disentanglement_lib)", "mig_binned": "MIG (binned factors)", "sap": "SAP"}
 
 
@@ -216,8 +229,8 @@ def plot_comparison(scores: pd.DataFrame, metrics=("mig_dlib", "mig_binned", "sa
                 ax.errorbar(m, mean, yerr=sd, color="black", capsize=3, lw=1)
                 ax.plot(np.full(len(values), m) + np.linspace(-0.15, 0.15, len(values)), values, "o", color="C0", ms=3)
             ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right", fontsize=7)
-            top = float(rows[metric].max())
-            ax.set_ylim(0, max(0.05, top * 1.15) if np.isfinite(top) else 0.05)
+            top = _score_top(rows, metric, methods)
+            ax.set_ylim(0, max(0.05, top * 1.15))
             ax.set_ylabel(SCORE_LABELS.get(metric, metric))
             ax.set_title(f"{data}: {SCORE_LABELS.get(metric, metric)} (mean +- sd)", fontsize=8)
     return finish_figure(fig, title)
@@ -241,7 +254,7 @@ def draw_scores(ax, scores: pd.DataFrame, metric: str, methods=None) -> pd.DataF
         ax.plot(np.full(len(values), m) + np.linspace(-0.15, 0.15, len(values)), values, "o", color="C0", ms=2)
         rows.append({"method": method, "mean": mean, "sd": sd, "seeds": len(values), "values": ", ".join(f"{v:.4f}" for v in values)})
     ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right")
-    top = float(np.nanmax(scores[metric].to_numpy(dtype=float))) if scores[metric].notna().any() else 0.0
+    top = _score_top(scores, metric, methods)
     ax.set_ylim(0, max(0.05, top * 1.15))
     ax.set_ylabel(SCORE_LABELS.get(metric, metric))
     return pd.DataFrame(rows)

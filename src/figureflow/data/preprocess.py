@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -82,22 +85,37 @@ def preprocess(
         A copy (or ``adata`` itself) with log-normalized ``X``, raw counts in ``layers["counts"]``,
         ``var["highly_variable"]``, ``obsm["X_pca"]`` (and ``obsm["X_umap"]``).
     """
+    log = logging.getLogger(__name__)
+    clock = time.perf_counter()
+
+    def step(what: str) -> None:  # each step's seconds in the job's log: where an atlas' time goes
+        nonlocal clock
+        now = time.perf_counter()
+        log.info("preprocess: %s in %.1f s", what, now - clock)
+        clock = now
+
     out = adata.copy() if copy else adata
     out.X = sp.csr_matrix(out.X, dtype=np.float32)
     out.layers["counts"] = out.X.copy()
+    step(f"{out.n_obs:,} cells x {out.n_vars:,} genes, {out.X.nnz:,} stored counts as float32 CSR")
     sc.pp.normalize_total(out, target_sum=target_sum)
     sc.pp.log1p(out)
+    step("normalize_total and log1p")
     n_top = int(min(n_top_genes, out.n_vars))
     sc.pp.highly_variable_genes(out, n_top_genes=n_top, flavor="seurat")
+    step(f"{n_top:,} highly variable genes")
     n_comps = int(min(n_pcs, out.n_obs - 1, int(out.var["highly_variable"].sum()) - 1))
     sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", svd_solver="arpack", random_state=random_state)
+    step(f"PCA, {n_comps} components")
     if umap:
         # scanpy's own exact search below EXACT_NEIGHBOURS_BELOW cells; above, the same PyNNDescent
         # graph through NeighbourGraph (scanpy 1.11.5's path fails with scipy 1.17 there)
         large = out.n_obs >= EXACT_NEIGHBOURS_BELOW
         transformer = NeighbourGraph(n_neighbors=n_neighbors, random_state=random_state) if large else None
         sc.pp.neighbors(out, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state, transformer=transformer)
+        step(f"neighbour graph, {n_neighbors} neighbours ({'PyNNDescent' if large else 'exact'})")
         sc.tl.umap(out, random_state=random_state)
+        step("UMAP")
     out.uns.pop("log1p", None)
     return out
 

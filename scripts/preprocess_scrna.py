@@ -15,7 +15,8 @@ with job(snakemake) as log:
     adata = ad.read_h5ad(snakemake.input[0])
     log.info("read %s in %.1f s", snakemake.input[0], time.perf_counter() - start)
     rng = generator(snakemake.params.seed, snakemake.rule, wildcards_dict(snakemake))
-    processed = preprocess(adata, random_state=int(rng.integers(2**31 - 1)), copy=False, **snakemake.params.options)
+    processed = preprocess(adata, random_state=int(rng.integers(2**31 - 1)), copy=False, n_threads=snakemake.threads,
+                           **snakemake.params.options)
     log.info("kept %d highly variable genes, %d PCs", processed.var["highly_variable"].sum(), processed.obsm["X_pca"].shape[1])
     write_table(qc_table(processed, counts_layer="counts"), snakemake.output.qc)
     start = time.perf_counter()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from figureflow.data.preprocess import preprocess, qc_table
+from figureflow.data.preprocess import covariance_pca, preprocess, qc_table
 from figureflow.data.scrna import simulate_scrna
 from figureflow.seeding import seed_sequence
 
@@ -41,6 +41,47 @@ def test_first_pcs_separate_cell_types(processed):
     labels = np.array(list(means))
     nearest = labels[np.argmin([[np.linalg.norm(p - means[t]) for t in labels] for p in pcs], axis=1)]
     assert np.mean(nearest == types) > 0.95
+
+
+def test_covariance_pca_is_the_svd_of_the_centred_data():
+    rng = np.random.default_rng(5)
+    X = sp.random(700, 40, density=0.3, format="csr", random_state=rng, dtype=np.float64) * 3.0 + 0.0
+    X.data = np.log1p(X.data) + 2.0  # a mean far from zero, as log-normalized expression has
+    dense = X.toarray()
+    centred = dense - dense.mean(axis=0)
+    u, sv, vt = np.linalg.svd(centred, full_matrices=False)
+    scores, components, variance, ratio = covariance_pca(X, 6, chunk_rows=128)  # several blocks, the last one short
+    np.testing.assert_allclose(variance, sv[:6] ** 2 / 699, rtol=1e-10)
+    np.testing.assert_allclose(ratio, sv[:6] ** 2 / (sv**2).sum(), rtol=1e-10)
+    signs = np.sign(vt[:6][np.arange(6), np.abs(vt[:6]).argmax(axis=1)])  # scikit-learn's: largest loading positive
+    np.testing.assert_allclose(components, (vt[:6] * signs[:, None]).T, atol=1e-6)
+    np.testing.assert_allclose(scores, u[:, :6] * sv[:6] * signs, atol=2e-5)
+    assert components[np.abs(components).argmax(axis=0), np.arange(6)].min() > 0
+
+
+def test_covariance_pca_agrees_with_scanpys_arpack_and_ignores_the_thread_count(processed):
+    import scanpy as sc
+
+    hvg = processed.var["highly_variable"].to_numpy()
+    reference = processed.copy()
+    sc.pp.pca(reference, n_comps=12, mask_var="highly_variable", svd_solver="arpack", random_state=0)
+    cos = np.abs(np.sum(reference.varm["PCs"][hvg] * processed.varm["PCs"][hvg], axis=0))
+    assert cos.min() > 1 - 1e-5
+    np.testing.assert_allclose(processed.uns["pca"]["variance"], reference.uns["pca"]["variance"], rtol=1e-4)
+    np.testing.assert_allclose(processed.uns["pca"]["variance_ratio"], reference.uns["pca"]["variance_ratio"], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(processed.obsm["X_pca"]), np.abs(reference.obsm["X_pca"]), atol=1e-3 * np.abs(reference.obsm["X_pca"]).max())
+    assert not processed.varm["PCs"][~hvg].any()  # genes outside the selection load nothing
+
+
+def test_covariance_pca_is_the_same_to_the_last_bit_on_any_thread_count():
+    # 300 genes: three column blocks of COVARIANCE_COLUMNS, shared by 1, 2 or 3 workers; a
+    # multithreaded BLAS product of this size differs in its last bits between 1 and 2 threads
+    rng = np.random.default_rng(9)
+    X = sp.random(3000, 300, density=0.3, format="csr", random_state=rng, dtype=np.float32)
+    runs = [covariance_pca(X, 10, chunk_rows=1024, n_threads=t) for t in (1, 2, 3)]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_same_random_state_same_embedding(raw, processed):

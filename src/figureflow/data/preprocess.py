@@ -12,10 +12,70 @@ import scanpy as sc
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["preprocess", "qc_table", "NeighbourGraph", "EXACT_NEIGHBOURS_BELOW"]
+__all__ = ["preprocess", "qc_table", "covariance_pca", "NeighbourGraph", "EXACT_NEIGHBOURS_BELOW", "COVARIANCE_PCA_MAX_GENES"]
 
 #: scanpy finds exact neighbours (brute force) below this many cells, approximate ones (PyNNDescent) above
 EXACT_NEIGHBOURS_BELOW = 8192
+#: PCA through the genes' covariance matrix up to this many genes (its cost grows with their square),
+#: scanpy's ARPACK above
+COVARIANCE_PCA_MAX_GENES = 5000
+
+
+#: columns per product in :func:`covariance_pca`: fixed, so that the sums do not depend on the thread count
+COVARIANCE_COLUMNS = 128
+
+
+def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
+    """Principal components of the rows of ``X`` (cells x genes, sparse or dense), from the genes'
+    covariance matrix.
+
+    The covariance is summed in float64 over blocks of ``chunk_rows`` cells, each block made dense
+    and centred (so no sparse matrix is ever centred whole, and float32 data loses nothing to
+    cancellation); its eigenvectors are the components, and the scores are ``X V - mean V``.
+    For atlas-sized data with a few thousand genes this is one pass of dense products instead of
+    the hundreds of sparse passes that ARPACK makes (``benchmarks/atlas.py``). Signs follow
+    scikit-learn's convention (the largest loading of each component positive), as ``sc.pp.pca``
+    gives them.
+
+    A multithreaded BLAS sums a product in an order that depends on its thread count, so here
+    BLAS runs on one thread and ``n_threads`` workers share the upper triangle's column blocks of
+    :data:`COVARIANCE_COLUMNS`: every number is the same to the last bit on any thread count.
+
+    Returns
+    -------
+    scores : (cells, n_comps) float32
+    components : (genes, n_comps) float32
+    variance : (n_comps,) float64, the variance along each component
+    variance_ratio : (n_comps,) float64, that variance over the total
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    n, g = X.shape
+    sparse = sp.issparse(X)
+    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+    cov = np.zeros((g, g))
+    columns = [(a, min(a + COVARIANCE_COLUMNS, g)) for a in range(0, g, COVARIANCE_COLUMNS)]
+    with threadpool_limits(1), ThreadPoolExecutor(max(1, int(n_threads))) as pool:
+        for start in range(0, n, chunk_rows):
+            block = X[start : start + chunk_rows]
+            block = (block.toarray() if sparse else np.asarray(block)).astype(np.float64, copy=False) - mean
+
+            def upper(span, block=block):  # rows 0..b of the column block [a, b): the upper triangle and diagonal
+                a, b = span
+                return block[:, :b].T @ block[:, a:b]
+
+            for (a, b), part in zip(columns, pool.map(upper, columns)):
+                cov[:b, a:b] += part
+        cov = np.triu(cov) + np.triu(cov, 1).T
+        cov /= max(n - 1, 1)
+        total = float(np.trace(cov))
+        values, vectors = np.linalg.eigh(cov)
+    values, vectors = values[::-1][:n_comps].clip(min=0.0), np.ascontiguousarray(vectors[:, ::-1][:, :n_comps])
+    vectors *= np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(n_comps)])
+    scores = np.asarray(X @ vectors) - mean @ vectors
+    return scores.astype(np.float32), vectors.astype(np.float32), values, values / total if total > 0 else np.zeros_like(values)
 
 
 class NeighbourGraph(TransformerMixin, BaseEstimator):
@@ -61,13 +121,15 @@ def preprocess(
     umap: bool = False,
     n_neighbors: int = 15,
     copy: bool = True,
+    n_threads: int = 1,
 ) -> ad.AnnData:
     """Normalize, log-transform, select highly variable genes and embed.
 
     Steps (scanpy): ``normalize_total(target_sum)``, ``log1p``, ``highly_variable_genes``
-    (Seurat flavor on the log data, ``n_top_genes`` capped at the gene count), ``pca`` on the
-    highly variable genes (``n_pcs`` capped at ``min(cells, genes) - 1``), and optionally
-    ``neighbors`` + ``umap``.
+    (Seurat flavor on the log data, ``n_top_genes`` capped at the gene count), PCA on the
+    highly variable genes (``n_pcs`` capped at ``min(cells, genes) - 1``; :func:`covariance_pca`
+    up to :data:`COVARIANCE_PCA_MAX_GENES` genes, stored as ``sc.pp.pca`` stores it, scanpy's
+    ARPACK above), and optionally ``neighbors`` + ``umap``.
 
     Parameters
     ----------
@@ -78,6 +140,8 @@ def preprocess(
         the file for this alone holds two matrices at its peak instead of four).
     random_state
         Seed for PCA's solver and for UMAP (draw it from :mod:`figureflow.seeding`).
+    n_threads
+        Workers of :func:`covariance_pca` (the job's threads; the result does not depend on it).
 
     Returns
     -------
@@ -104,9 +168,20 @@ def preprocess(
     n_top = int(min(n_top_genes, out.n_vars))
     sc.pp.highly_variable_genes(out, n_top_genes=n_top, flavor="seurat")
     step(f"{n_top:,} highly variable genes")
-    n_comps = int(min(n_pcs, out.n_obs - 1, int(out.var["highly_variable"].sum()) - 1))
-    sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", svd_solver="arpack", random_state=random_state)
-    step(f"PCA, {n_comps} components")
+    hvg = out.var["highly_variable"].to_numpy()
+    n_comps = int(min(n_pcs, out.n_obs - 1, int(hvg.sum()) - 1))
+    if hvg.sum() <= COVARIANCE_PCA_MAX_GENES:
+        scores, components, variance, ratio = covariance_pca(out.X[:, np.flatnonzero(hvg)], n_comps, n_threads=n_threads)
+        out.obsm["X_pca"] = scores
+        loadings = np.zeros((out.n_vars, n_comps), dtype=np.float32)
+        loadings[hvg] = components
+        out.varm["PCs"] = loadings
+        out.uns["pca"] = {"params": {"zero_center": True, "use_highly_variable": True, "mask_var": "highly_variable",
+                                     "solver": "covariance"}, "variance": variance, "variance_ratio": ratio}
+        step(f"PCA, {n_comps} components (covariance of {int(hvg.sum()):,} genes)")
+    else:
+        sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", svd_solver="arpack", random_state=random_state)
+        step(f"PCA, {n_comps} components (ARPACK, {int(hvg.sum()):,} genes)")
     if umap:
         # scanpy's own exact search below EXACT_NEIGHBOURS_BELOW cells; above, the same PyNNDescent
         # graph through NeighbourGraph (scanpy 1.11.5's path fails with scipy 1.17 there)

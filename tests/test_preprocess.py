@@ -57,6 +57,11 @@ def test_covariance_pca_is_the_svd_of_the_centred_data():
     np.testing.assert_allclose(components, (vt[:6] * signs[:, None]).T, atol=1e-6)
     np.testing.assert_allclose(scores, u[:, :6] * sv[:6] * signs, atol=2e-5)
     assert components[np.abs(components).argmax(axis=0), np.arange(6)].min() > 0
+    # some genes of a wider matrix: the same as on those columns alone, without copying them
+    wide = sp.hstack([sp.random(700, 15, density=0.5, format="csr", random_state=rng), X]).tocsr()
+    chosen = covariance_pca(wide, 6, genes=np.arange(15, 55), chunk_rows=128)
+    for a, b in zip(chosen, (scores, components, variance, ratio)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_covariance_pca_agrees_with_scanpys_arpack_and_ignores_the_thread_count(processed):

@@ -25,7 +25,7 @@ COVARIANCE_PCA_MAX_GENES = 5000
 COVARIANCE_COLUMNS = 128
 
 
-def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
+def covariance_pca(X, n_comps: int, genes=None, chunk_rows: int = 8192, n_threads: int = 1):
     """Principal components of the rows of ``X`` (cells x genes, sparse or dense), from the genes'
     covariance matrix.
 
@@ -37,6 +37,9 @@ def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
     scikit-learn's convention (the largest loading of each component positive), as ``sc.pp.pca``
     gives them.
 
+    ``genes`` (column indices) restricts the analysis to those genes without copying ``X``: each
+    block is cut to them, and the scores come from ``X`` itself with zero loadings elsewhere.
+
     A multithreaded BLAS sums a product in an order that depends on its thread count, so here
     BLAS runs on one thread and ``n_threads`` workers share the upper triangle's column blocks of
     :data:`COVARIANCE_COLUMNS`: every number is the same to the last bit on any thread count.
@@ -44,7 +47,7 @@ def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
     Returns
     -------
     scores : (cells, n_comps) float32
-    components : (genes, n_comps) float32
+    components : (len(genes) or all genes, n_comps) float32
     variance : (n_comps,) float64, the variance along each component
     variance_ratio : (n_comps,) float64, that variance over the total
     """
@@ -52,14 +55,16 @@ def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
 
     from threadpoolctl import threadpool_limits
 
-    n, g = X.shape
+    n = X.shape[0]
+    genes = np.arange(X.shape[1]) if genes is None else np.asarray(genes)
+    g = len(genes)
     sparse = sp.issparse(X)
-    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+    mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()[genes]
     cov = np.zeros((g, g))
     columns = [(a, min(a + COVARIANCE_COLUMNS, g)) for a in range(0, g, COVARIANCE_COLUMNS)]
     with threadpool_limits(1), ThreadPoolExecutor(max(1, int(n_threads))) as pool:
         for start in range(0, n, chunk_rows):
-            block = X[start : start + chunk_rows]
+            block = X[start : start + chunk_rows][:, genes]
             block = (block.toarray() if sparse else np.asarray(block)).astype(np.float64, copy=False) - mean
 
             def upper(span, block=block):  # rows 0..b of the column block [a, b): the upper triangle and diagonal
@@ -74,7 +79,9 @@ def covariance_pca(X, n_comps: int, chunk_rows: int = 8192, n_threads: int = 1):
         values, vectors = np.linalg.eigh(cov)
     values, vectors = values[::-1][:n_comps].clip(min=0.0), np.ascontiguousarray(vectors[:, ::-1][:, :n_comps])
     vectors *= np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(n_comps)])
-    scores = np.asarray(X @ vectors) - mean @ vectors
+    loadings = np.zeros((X.shape[1], n_comps))
+    loadings[genes] = vectors
+    scores = np.asarray(X @ loadings) - mean @ vectors
     return scores.astype(np.float32), vectors.astype(np.float32), values, values / total if total > 0 else np.zeros_like(values)
 
 
@@ -171,7 +178,7 @@ def preprocess(
     hvg = out.var["highly_variable"].to_numpy()
     n_comps = int(min(n_pcs, out.n_obs - 1, int(hvg.sum()) - 1))
     if hvg.sum() <= COVARIANCE_PCA_MAX_GENES:
-        scores, components, variance, ratio = covariance_pca(out.X[:, np.flatnonzero(hvg)], n_comps, n_threads=n_threads)
+        scores, components, variance, ratio = covariance_pca(out.X, n_comps, genes=np.flatnonzero(hvg), n_threads=n_threads)
         out.obsm["X_pca"] = scores
         loadings = np.zeros((out.n_vars, n_comps), dtype=np.float32)
         loadings[hvg] = components

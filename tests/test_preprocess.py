@@ -64,7 +64,7 @@ def test_covariance_pca_is_the_svd_of_the_centred_data():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
-def test_covariance_pca_agrees_with_scanpys_arpack_and_ignores_the_thread_count(processed):
+def test_covariance_pca_agrees_with_scanpys_arpack_as_preprocess_stores_it(processed):
     import scanpy as sc
 
     hvg = processed.var["highly_variable"].to_numpy()

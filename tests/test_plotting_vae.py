@@ -93,6 +93,25 @@ def test_latent_space_uses_the_two_most_informative_dimensions_and_each_colourin
     plt.close(fig)
 
 
+def test_latent_space_draws_a_fixed_subset_in_row_order_beyond_max_points_and_says_so():
+    z = np.arange(30.0).reshape(10, 3)
+    kinds = np.array(list("abababaabb"))
+    fig = plot_latent_space(z, {"factor_1": np.arange(10.0), "cell_type": kinds}, np.array([0.5, 0.0, 2.0]), title="run", max_points=4)
+    numeric, labels = fig.axes[0], fig.axes[1]
+    offsets = np.asarray(numeric.collections[0].get_offsets())
+    rows = offsets[:, 1] / 3  # z1 = 3 * row
+    assert len(rows) == 4 and np.all(np.diff(rows) > 0) and set(rows) <= set(range(10))
+    np.testing.assert_array_equal(offsets[:, 0], z[rows.astype(int), 2])
+    np.testing.assert_array_equal(numeric.collections[0].get_array(), rows)  # each point keeps its own colour
+    drawn = np.concatenate([np.asarray(c.get_offsets())[:, 1] / 3 for c in labels.collections])
+    assert sorted(drawn) == sorted(rows)
+    assert fig._suptitle.get_text() == "run (4 of 10 points)"
+    again = plot_latent_space(z, {"factor_1": np.arange(10.0)}, np.array([0.5, 0.0, 2.0]), max_points=4)
+    np.testing.assert_array_equal(np.asarray(again.axes[0].collections[0].get_offsets()), offsets)  # the same subset every time
+    plt.close(fig)
+    plt.close(again)
+
+
 def test_comparison_draws_each_method_mean_sd_and_seed():
     scores = pd.DataFrame({
         "data": ["s"] * 5, "method": ["vae", "vae", "vae", "pca", "fastica"], "replicate": [0, 1, 2, 0, 0],

@@ -15,7 +15,7 @@ rule aging_cell_type:
         "logs/aging_cell_type/{dataset}/{cell_type}.log",
     benchmark:
         "results/benchmarks/aging_cell_type/{dataset}/{cell_type}.tsv"
-    threads: 2
+    threads: aging_cell_type_threads
     resources:
         mem_mb=aging_mem_mb,
         runtime=60,
@@ -63,7 +63,7 @@ rule aging_trajectories:
         "logs/aging_trajectories/{dataset}.log",
     benchmark:
         "results/benchmarks/aging_trajectories/{dataset}.tsv"
-    threads: 2
+    threads: aging_trajectories_threads
     resources:
         mem_mb=8000,
         runtime=60,

@@ -18,6 +18,7 @@ from figureflow.aging import aging_datasets, cell_type_job_mb
 from figureflow.config import computed_node_columns, facts_cache, preflight, read_facts, write_facts
 from figureflow.data.checks import expected_edges, ingested, processed, simulated
 from figureflow.signal_flow import signal_flow_graphs
+from figureflow.sweeps import grid_points
 
 SCHEMA = FIGUREFLOW_DIR / "schemas" / "config.schema.yaml"
 
@@ -225,11 +226,59 @@ def signal_flow_mem_mb(wildcards, input):
     return int(max(2000, 1000 + 6 * input.size_mb))
 
 
+# ---------------------------------------------------------------- threads
+# A job asks for two threads only when its work is large enough for the second thread to pay:
+# a small job with two threads holds both of a laptop's cores for seconds in which one thread
+# does most of the work, while small jobs side by side keep both cores busy. (In the demo, the
+# eight 2-thread jobs of a few seconds each claimed 200 of its 1,600 core-seconds for nothing.)
+# No result depends on the number of threads. The sizes at which two threads start:
+TWO_THREADS_EDGES = 1e6  # a graph's expected edges: each solver step is a pass over them
+TWO_THREADS_MATRIX = 1e8  # a dataset's cells x genes (simulation, preprocessing): 50,000 x 2,000
+TWO_THREADS_PROGRAMS = 5e7  # cells x highly variable genes, for the aging trajectories' NMF
+TWO_THREADS_TRANSPORT = 1e8  # bootstraps x cells per sample^2, for a cell type's OT distances
+TWO_THREADS_SAMPLES = 2**21  # a Jacobian map's largest sample size
+TWO_THREADS_TASKS = 100  # a sweep chunk's (grid point, replicate) tasks
+
+
 def signal_flow_threads(wildcards):
-    """Two threads for a graph of a million edges or more (each solver step is a pass over the
-    edges, which two threads share; z does not depend on it), one for a smaller one (done in a
+    """Two threads for a graph of a million edges or more, one for a smaller one (done in a
     second, while another job runs beside it)."""
-    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= 1e6 else 1
+    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= TWO_THREADS_EDGES else 1
+
+
+def dataset_matrix_threads(wildcards):
+    """Simulation and preprocessing: two threads from 10^8 matrix entries (cells x genes)."""
+    cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
+    return 2 if cells * genes >= TWO_THREADS_MATRIX else 1
+
+
+def aging_trajectories_threads(wildcards):
+    """The NMF of cells x highly variable genes: two threads from 5 x 10^7 entries."""
+    cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
+    return 2 if cells * min(genes, config["preprocess"]["n_top_genes"]) >= TWO_THREADS_PROGRAMS else 1
+
+
+def aging_cell_type_threads(wildcards):
+    """A cell type's bootstraps (three OT distances of n x n cells each): two threads from
+    bootstraps x n_per_sample^2 of 10^8."""
+    section = config["aging"]
+    return 2 if section["bootstraps"] * section["n_per_sample"] ** 2 >= TWO_THREADS_TRANSPORT else 1
+
+
+def jacobian_threads(wildcards):
+    """Two threads for a map whose largest sample size is 2^21 or more."""
+    return 2 if max(FACTS["jacobian"][wildcards.map]["sample_sizes"]) >= TWO_THREADS_SAMPLES else 1
+
+
+def sweep_chunk_threads(wildcards):
+    """Two joblib workers for a chunk of 100 tasks or more."""
+    facts, spec = FACTS["sweeps"][wildcards.sweep], config["sweeps"][wildcards.sweep]
+    return 2 if len(grid_points(spec.get("grid") or {})) * spec["replicates"] / facts["chunks"] >= TWO_THREADS_TASKS else 1
+
+
+def sbm_threads(wildcards):
+    """Simulating a graph: two threads from a million expected edges."""
+    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= TWO_THREADS_EDGES else 1
 
 
 def aging_cell_type_name(wildcards):

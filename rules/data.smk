@@ -13,7 +13,7 @@ rule simulate_scrna:
         "logs/simulate_scrna/{dataset}.log",
     benchmark:
         "results/benchmarks/simulate_scrna/{dataset}.tsv"
-    threads: 2
+    threads: dataset_matrix_threads
     priority: 50  # the head of the longest chains (aging, the embedding's CNF and VAE): above the sum of the CNFs' priorities (10 each), so it starts before them
     resources:
         mem_mb=scrna_mem_mb,
@@ -62,7 +62,7 @@ rule preprocess_scrna:
         "logs/preprocess_scrna/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess_scrna/{dataset}.tsv"
-    threads: 2
+    threads: dataset_matrix_threads
     priority: 50
     resources:
         mem_mb=8000,
@@ -131,7 +131,7 @@ rule simulate_sbm:
         "logs/simulate_sbm/{graph}.log",
     benchmark:
         "results/benchmarks/simulate_sbm/{graph}.tsv"
-    threads: 2
+    threads: sbm_threads
     resources:
         mem_mb=sbm_mem_mb,
         runtime=30,

@@ -14,7 +14,7 @@ rule jacobian_estimates:
         "logs/jacobian_estimates/{map}.log",
     benchmark:
         "results/benchmarks/jacobian_estimates/{map}.tsv"
-    threads: 2
+    threads: jacobian_threads
     resources:
         mem_mb=jacobian_mem_mb,
         runtime=30,

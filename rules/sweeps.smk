@@ -11,7 +11,7 @@ rule sweep_chunk:
         "logs/sweep_chunk/{sweep}/{chunk}.log",
     benchmark:
         "results/benchmarks/sweep_chunk/{sweep}/{chunk}.tsv"
-    threads: 2
+    threads: sweep_chunk_threads
     resources:
         mem_mb=2000,
         runtime=60,

@@ -37,16 +37,61 @@ def test_demo_dry_run_plans_every_target(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     for rule, count in [
-        ("simulate_sbm", 4), ("graph_overview", 5), ("simulate_scrna", 1), ("signal_flow", 5), ("plot_signal_flow_blocks", 4),
+        ("simulate_sbm", 3), ("graph_overview", 4), ("simulate_scrna", 1), ("signal_flow", 4), ("plot_signal_flow_blocks", 3),
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
-        ("vae_simulate", 2), ("vae_train", 12), ("vae_gather", 7), ("vae_gather_dataset", 1), ("vae_baselines", 2),
-        ("vae_comparison", 1), ("plot_vae_run", 8), ("plot_vae_comparison", 1), ("cnf_train", 1), ("plot_cnf_run", 1),
+        ("vae_simulate", 2), ("vae_train", 11), ("vae_gather", 6), ("vae_gather_dataset", 1), ("vae_baselines", 2),
+        ("vae_comparison", 1), ("plot_vae_run", 7), ("plot_vae_comparison", 1), ("cnf_train", 1), ("plot_cnf_run", 1),
         ("paper_provenance", 1), ("paper_figure", 6), ("paper_headlines", 1),
     ]:
         assert re.search(rf"^{rule}\s+{count}$", out, flags=re.M), (rule, out[-1500:])
     assert not (tmp_path / "results").exists()
+    # only the demo's one graph of a million edges gets two threads: every other job is small enough
+    # that one thread beside another job uses the two cores better
+    assert planned_threads(out) == {("simulate_sbm", "graph=feedforward_noisy_10"): 2, ("signal_flow", "graph=feedforward_noisy_10"): 2}
+
+
+def planned_threads(dry_run: str) -> dict:
+    """``{(rule, wildcards): threads}`` of the jobs a dry run plans with more than one thread."""
+    out = {}
+    for block in re.split(r"\n\s*\n", dry_run):
+        rule, threads = re.search(r"^(?:local)?rule (\w+):", block, flags=re.M), re.search(r"^\s+threads: (\d+)$", block, flags=re.M)
+        if rule and threads and int(threads.group(1)) > 1:
+            wildcards = re.search(r"^\s+wildcards: (.+)$", block, flags=re.M)
+            out[(rule.group(1), wildcards.group(1) if wildcards else "")] = int(threads.group(1))
+    return out
+
+
+LARGE_WORK = """seed: 1
+datasets:
+  big: {{simulate: {{n_cells: {cells}, n_genes: 2000, n_cell_types: 2}}}}
+aging: {{bootstraps: {bootstraps}, n_per_sample: 500}}
+jacobian:
+  maps: {{toy: {{map: toy}}}}
+  sample_sizes: [1024, {samples}]
+sweeps:
+  post: {{experiment: gmm_vs_kmeans, replicates: {replicates}}}
+"""
+
+
+def test_large_work_gets_two_threads_and_one_step_below_one(tmp_path):
+    sizes = {"cells": 50000, "bootstraps": 400, "samples": 2**21, "replicates": 100}
+    (tmp_path / "large.yaml").write_text(LARGE_WORK.format(**sizes))
+    result = run_snakemake(tmp_path, "--dry-run", "--cores", "2", configfile=tmp_path / "large.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert planned_threads(out) == {
+        ("simulate_scrna", "dataset=big"): 2, ("preprocess_scrna", "dataset=big"): 2, ("aging_trajectories", "dataset=big"): 2,
+        ("aging_cell_type", "dataset=big, cell_type=type_0"): 2, ("aging_cell_type", "dataset=big, cell_type=type_1"): 2,
+        ("jacobian_estimates", "map=toy"): 2, ("sweep_chunk", "sweep=post, chunk=0"): 2,
+    }
+    below = {"cells": 24999, "bootstraps": 399, "samples": 2**20, "replicates": 99}  # cells x 1,000 genes < 5e7 for the NMF too
+    (tmp_path / "below.yaml").write_text(LARGE_WORK.format(**below))
+    result = run_snakemake(tmp_path, "--dry-run", "--cores", "2", configfile=tmp_path / "below.yaml")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert planned_threads(out) == {}
 
 
 def test_tiny_run_makes_every_table_and_figure(runs):

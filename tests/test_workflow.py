@@ -41,7 +41,7 @@ def test_demo_dry_run_plans_every_target(tmp_path):
         ("jacobian_estimates", 5), ("jacobian_grid", 5), ("plot_jacobian", 5), ("plot_jacobian_image", 4),
         ("aging_cell_type", 8), ("aging_magnitudes", 1), ("aging_trajectories", 1), ("plot_aging", 1),
         ("sweep_chunk", 3), ("sweep_gather", 2), ("plot_sweep", 2), ("plot_sweep_grid", 1),
-        ("vae_simulate", 2), ("vae_train", 11), ("vae_gather", 6), ("vae_gather_dataset", 1), ("vae_baselines", 2),
+        ("vae_simulate", 2), ("vae_train", 7), ("vae_gather", 6), ("vae_gather_dataset", 1), ("vae_baselines", 2),
         ("vae_comparison", 1), ("plot_vae_run", 7), ("plot_vae_comparison", 1), ("cnf_train", 1), ("plot_cnf_run", 1),
         ("paper_provenance", 1), ("paper_figure", 6), ("paper_headlines", 1),
     ]:

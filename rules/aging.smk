@@ -63,7 +63,7 @@ rule aging_trajectories:
         "logs/aging_trajectories/{dataset}.log",
     benchmark:
         "results/benchmarks/aging_trajectories/{dataset}.tsv"
-    threads: aging_trajectories_threads
+    threads: 1  # the NMF runs BLAS on one thread, so that its programs do not depend on the thread count
     resources:
         mem_mb=8000,
         runtime=60,

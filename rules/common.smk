@@ -234,7 +234,6 @@ def signal_flow_mem_mb(wildcards, input):
 # No result depends on the number of threads. The sizes at which two threads start:
 TWO_THREADS_EDGES = 1e6  # a graph's expected edges: each solver step is a pass over them
 TWO_THREADS_MATRIX = 1e8  # a dataset's cells x genes (simulation, preprocessing): 50,000 x 2,000
-TWO_THREADS_PROGRAMS = 5e7  # cells x highly variable genes, for the aging trajectories' NMF
 TWO_THREADS_TRANSPORT = 1e8  # bootstraps x cells per sample^2, for a cell type's OT distances
 TWO_THREADS_SAMPLES = 2**21  # a Jacobian map's largest sample size
 TWO_THREADS_TASKS = 100  # a sweep chunk's (grid point, replicate) tasks
@@ -250,12 +249,6 @@ def dataset_matrix_threads(wildcards):
     """Simulation and preprocessing: two threads from 10^8 matrix entries (cells x genes)."""
     cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
     return 2 if cells * genes >= TWO_THREADS_MATRIX else 1
-
-
-def aging_trajectories_threads(wildcards):
-    """The NMF of cells x highly variable genes: two threads from 5 x 10^7 entries."""
-    cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
-    return 2 if cells * min(genes, config["preprocess"]["n_top_genes"]) >= TWO_THREADS_PROGRAMS else 1
 
 
 def aging_cell_type_threads(wildcards):

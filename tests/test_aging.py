@@ -325,6 +325,17 @@ def test_cell_types_with_a_shared_aging_direction_have_aligned_trajectories(shar
     assert list(table.columns) == TRAJECTORY_COLUMNS
 
 
+def test_trajectories_do_not_depend_on_the_thread_count(shared_atlas):
+    from threadpoolctl import threadpool_limits
+
+    small = shared_atlas[:1500].copy()
+    tables = []
+    for threads in (1, 2):  # the job's pools; a 2-thread BLAS product differs from a 1-thread one in its last bits
+        with threadpool_limits(threads):
+            tables.append(aging_trajectories(small, "sim", 1, n_programs=8, bootstraps=3))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+
+
 def test_trajectories_need_non_negative_expression(shared_atlas):
     scaled = shared_atlas.copy()
     X = scaled.X.toarray() if hasattr(scaled.X, "toarray") else np.asarray(scaled.X)

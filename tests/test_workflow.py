@@ -82,11 +82,11 @@ def test_large_work_gets_two_threads_and_one_step_below_one(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert planned_threads(out) == {
-        ("simulate_scrna", "dataset=big"): 2, ("preprocess_scrna", "dataset=big"): 2, ("aging_trajectories", "dataset=big"): 2,
+        ("simulate_scrna", "dataset=big"): 2, ("preprocess_scrna", "dataset=big"): 2,
         ("aging_cell_type", "dataset=big, cell_type=type_0"): 2, ("aging_cell_type", "dataset=big, cell_type=type_1"): 2,
         ("jacobian_estimates", "map=toy"): 2, ("sweep_chunk", "sweep=post, chunk=0"): 2,
     }
-    below = {"cells": 24999, "bootstraps": 399, "samples": 2**20, "replicates": 99}  # cells x 1,000 genes < 5e7 for the NMF too
+    below = {"cells": 49999, "bootstraps": 399, "samples": 2**20, "replicates": 99}
     (tmp_path / "below.yaml").write_text(LARGE_WORK.format(**below))
     result = run_snakemake(tmp_path, "--dry-run", "--cores", "2", configfile=tmp_path / "below.yaml")
     out = result.stdout + result.stderr

@@ -573,7 +573,10 @@ def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> n
     (``var["highly_variable"]`` genes when marked), ``X ~ W H`` with ``W, H >= 0``; returns ``W``.
 
     The NMF starts from nndsvda with its random state drawn from the seed's stream for the dataset;
-    ``n_programs`` is capped at the numbers of cells and genes.
+    ``n_programs`` is capped at the numbers of cells and genes. It runs with BLAS on one thread: a
+    multithreaded product differs in its last bits from a single-threaded one, and the NMF's 500
+    iterations carried that into the cosines (1e-13 between 1 and 2 threads), so the table would
+    have depended on ``--cores``.
 
     Raises
     ------
@@ -595,7 +598,7 @@ def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> n
         )
     state = int(seed_sequence(seed, "aging_trajectories", {"dataset": dataset}).generate_state(1)[0] % (2**31 - 1))
     n_programs = min(n_programs, *X.shape)  # nndsvda needs no more programs than cells or genes
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings("ignore", message="Maximum number of iterations", category=Warning)
         return NMF(n_programs, init="nndsvda", random_state=state, max_iter=500).fit_transform(X)
 

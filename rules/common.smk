@@ -230,7 +230,7 @@ def signal_flow_mem_mb(wildcards, input):
 # A job asks for two threads only when its work is large enough for the second thread to pay:
 # a small job with two threads holds both of a laptop's cores for seconds in which one thread
 # does most of the work, while small jobs side by side keep both cores busy. (In the demo, the
-# eight 2-thread jobs of a few seconds each claimed 200 of its 1,600 core-seconds for nothing.)
+# second threads of such jobs claimed 200 of its 1,600 core-seconds.)
 # No result depends on the number of threads. The sizes at which two threads start:
 TWO_THREADS_EDGES = 1e6  # a graph's expected edges: each solver step is a pass over them
 TWO_THREADS_MATRIX = 1e8  # a dataset's cells x genes (simulation, preprocessing): 50,000 x 2,000

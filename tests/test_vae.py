@@ -67,6 +67,20 @@ def test_fastica_unmixes_rotated_uniform_factors_and_pca_finds_unequal_axes():
     assert sap(baseline_latents(stretched @ rotation.T, "pca", 2), factors) > 0.95
 
 
+@pytest.mark.parametrize("shape", [(1500, 1100), (400, 1100)])
+def test_pca_baseline_is_the_exact_principal_subspace_and_the_same_every_call(shape):
+    # more than 1,000 columns: scikit-learn's default would pick an unseeded randomized SVD
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(shape[0], 12)) * np.linspace(6.0, 1.5, 12)) @ rng.normal(size=(12, shape[1])) + 0.1 * rng.normal(size=shape)
+    first, second = baseline_latents(X, "pca", 5), baseline_latents(X, "pca", 5)
+    np.testing.assert_array_equal(first, second)
+    centred = X - X.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    exact = u[:, :5] * s[:5]
+    signs = np.sign((first * exact).sum(axis=0))
+    np.testing.assert_allclose(first * signs, exact, atol=1e-6 * s[0])
+
+
 def test_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)

@@ -127,11 +127,16 @@ def sap(latents, factors, categorical=None) -> float:
 
 
 def baseline_latents(X: np.ndarray, method: str, n_components: int, seed: int = 0) -> np.ndarray:
-    """``(n, n_components)`` latents of ``X (n, p)`` by ``pca`` or ``fastica`` (``random_state=seed``)."""
+    """``(n, n_components)`` latents of ``X (n, p)`` by ``pca`` or ``fastica`` (``random_state=seed``).
+
+    PCA is exact (the eigenvectors of the covariance, or a full SVD when there are fewer rows than
+    columns): scikit-learn's default picks a randomized SVD without a seed for images of more than
+    1,000 pixels, which gave a different baseline on every run."""
     from sklearn.decomposition import PCA, FastICA
 
     if method == "pca":
-        return PCA(n_components=n_components).fit_transform(X)
+        solver = "covariance_eigh" if X.shape[0] >= X.shape[1] else "full"
+        return PCA(n_components=n_components, svd_solver=solver).fit_transform(X)
     if method == "fastica":
         return FastICA(n_components=n_components, whiten="unit-variance", max_iter=1000, tol=1e-3, random_state=seed).fit_transform(X)
     raise ValueError(f"baseline {method!r}: expected one of {', '.join(BASELINES)}")

@@ -370,7 +370,8 @@ def _run_cached(tmp_path, code):
 def test_a_second_process_loads_the_map_kernels_numba_compiled_in_the_first(tmp_path):
     code = (
         "from figureflow.jacobian.maps import builtin_map\n"
-        "from figureflow.jacobian.measure import map_kernels, monte_carlo\n"
+        "from figureflow.jacobian.kernel_cache import map_kernels\n"
+        "from figureflow.jacobian.measure import monte_carlo\n"
         "from figureflow.seeding import seed_sequence\n"
         "toy = builtin_map('toy')\n"
         "est = monte_carlo(toy, 5000, seed_sequence(1, 'cache'))\n"
@@ -387,7 +388,7 @@ def test_a_second_process_loads_the_map_kernels_numba_compiled_in_the_first(tmp_
 
 def test_editing_a_maps_file_gives_its_kernels_a_new_key_and_a_closure_is_never_cached(tmp_path, monkeypatch):
     from figureflow.jacobian.maps import load_user_map
-    from figureflow.jacobian.measure import _kernel_key, kernel_cache_dir, map_kernels
+    from figureflow.jacobian.kernel_cache import kernel_cache_dir, kernel_key, map_kernels
 
     monkeypatch.setenv("FIGUREFLOW_KERNEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -396,7 +397,7 @@ def test_editing_a_maps_file_gives_its_kernels_a_new_key_and_a_closure_is_never_
     for i, text in enumerate([source, source + "\n# edited\n"]):
         (tmp_path / f"sheet_maps{i}.py").write_text(text)
         latent = load_user_map(f"sheet_maps{i}:sheet", 2, 3)
-        keys.append(_kernel_key(latent, "complex_step", "template"))
+        keys.append(kernel_key(latent, "complex_step", "template")[0])
     assert None not in keys and keys[0] != keys[1]
     assert kernel_cache_dir() == tmp_path / "cache"
 
@@ -413,7 +414,8 @@ def test_editing_a_maps_file_gives_its_kernels_a_new_key_and_a_closure_is_never_
 
     two, three = (builtin_map("toy"), builtin_map("toy"))
     two.f, three.f, two.jac, three.jac = make(2.0), make(3.0), None, None
-    assert _kernel_key(two, "complex_step", "template") is None
+    key, why = kernel_key(two, "complex_step", "template")
+    assert key is None and why.endswith("make.<locals>.scaled' is a closure: the values it captured are in no file")
     z = np.array([[1.0, 0.5]])
     assert map_kernels(two, "complex_step").jacobians(z, two.params)[0, 0, 0] == 2.0
     assert map_kernels(three, "complex_step").jacobians(z, three.params)[0, 0, 0] == 3.0
@@ -422,7 +424,7 @@ def test_editing_a_maps_file_gives_its_kernels_a_new_key_and_a_closure_is_never_
 
 
 def test_without_a_writable_cache_directory_kernels_compile_in_memory(tmp_path, monkeypatch):
-    from figureflow.jacobian.measure import kernel_cache_dir, map_kernels
+    from figureflow.jacobian.kernel_cache import kernel_cache_dir, map_kernels
 
     blocker = tmp_path / "a_file"
     blocker.write_text("")

@@ -507,6 +507,36 @@ def test_editing_a_user_map_module_reruns_what_uses_it(runs):
         module.write_text(text)
 
 
+def test_an_edited_helper_reruns_the_maps_jobs_with_its_new_value_and_an_unrelated_edit_reruns_nothing(tmp_path, monkeypatch):
+    """The issue's case: my_maps.lin calls my_helpers.stretch (numba cache=True) from another file.
+    Editing the helper reruns the estimates on a plain rerun and a forced rerun gives the new value
+    too (the kernel cache is keyed by every file the map reaches); an unrelated file reruns nothing."""
+    from test_map_code import HELPER, write_user_code
+
+    monkeypatch.setenv("FIGUREFLOW_KERNEL_CACHE", str(tmp_path / "kernels"))
+    write_user_code(tmp_path, 2.0)
+    (tmp_path / "unrelated.py").write_text("X = 1\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 3\njacobian:\n  maps:\n    lin: {map: 'my_maps:lin', latent_dim: 2, data_dim: 2}\n  sample_sizes: [4096]\n")
+    table = tmp_path / "results/jacobian/lin/estimates.tsv"
+    target = "results/jacobian/lin/estimates.tsv"
+
+    def estimates(*args):
+        result = run_snakemake(tmp_path, "--cores", "1", target, *args, configfile=config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return sorted(set(pd.read_csv(table, sep="\t")["estimate"].round(12))), result.stdout + result.stderr
+
+    assert estimates()[0] == [2.0]
+    (tmp_path / "my_helpers.py").write_text(HELPER.format(value="3.0"))
+    values, out = estimates()
+    assert values == [3.0] and "Updated input files: my_helpers.py" in out
+    (tmp_path / "my_helpers.py").write_text(HELPER.format(value="5.0"))
+    assert estimates("--forcerun", "jacobian_estimates")[0] == [5.0]
+    (tmp_path / "unrelated.py").write_text("X = 2\n")
+    plan = run_snakemake(tmp_path, "-n", "--cores", "1", target, configfile=config)
+    assert plan.returncode == 0 and "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout + plan.stderr
+
+
 @pytest.fixture
 def pbmc_workdir(tmp_path):
     """scanpy's pbmc68k_reduced copied byte for byte as scanpy ships it (anndata's oldest layout):

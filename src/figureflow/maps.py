@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from figureflow.io import InputError, describe
 from figureflow.jacobian.maps import BUILTIN_MAPS, TORCH_BUILTIN_MAPS, LatentMap
 
-__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "module_file", "model_file", "vae_decoder_volume", "check_config"]
+__all__ = ["MAP_KINDS", "map_kind", "resolve_map", "user_code_files", "model_file", "vae_decoder_volume", "check_config"]
 
 
 def map_kind(spec: Mapping) -> str:
@@ -47,19 +47,6 @@ def map_kind(spec: Mapping) -> str:
     if source in TORCH_BUILTIN_MAPS:
         return source
     return "torch" if spec.get("torch") else "numba"
-
-
-def module_file(module_name: str) -> str | None:
-    """The file of an importable module, relative to the working directory when inside it."""
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        return None
-    path = os.path.abspath(spec.origin)
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def _working_directory_importable() -> None:
@@ -196,8 +183,8 @@ def resolve_map(name: str, spec: Mapping, seed: int = 0, check: bool = False) ->
 
     Built-in maps take named ``params``; ``mlp`` draws its weights from ``seed`` and the map's
     name; a user's map is imported by dotted path (modules in the working directory import) and
-    records its module's file in ``source_files``, so that a rule using the map reruns when the
-    file changes. With ``check``, a user's map is also tried on the seeded batch of
+    records in ``source_files`` its module's file and those of the user's modules it reaches
+    (:func:`user_code_files`), so that a rule using the map reruns when any of them changes. With ``check``, a user's map is also tried on the seeded batch of
     :func:`~figureflow.jacobian.maps.check_points` (exact derivatives, finite ``D``).
 
     Raises
@@ -208,9 +195,20 @@ def resolve_map(name: str, spec: Mapping, seed: int = 0, check: bool = False) ->
     """
     latent = MAP_KINDS[map_kind(spec)](name, spec, seed, check)
     if map_kind(spec) in ("numba", "torch"):
-        code = module_file(spec["map"].split(":")[0])
-        latent.source_files = (code,) if code else ()
+        latent.source_files = user_code_files(spec["map"].split(":")[0])
     return latent
+
+
+def user_code_files(module_name: str) -> tuple[str, ...]:
+    """The user's files behind a map's module: the module and every module of the user's own it
+    imports or holds, transitively (:func:`figureflow.jacobian.map_code.module_closure`), each
+    relative to the working directory when inside it, sorted. Editing any of them reruns the jobs
+    that use the map; editing another file does not."""
+    from figureflow.jacobian.map_code import module_closure
+
+    found, _ = module_closure([module_name])
+    paths = {os.path.abspath(path) for path in found.values()}
+    return tuple(sorted(path if os.path.relpath(path).startswith("..") else os.path.relpath(path) for path in paths))
 
 
 def check_config(config: Mapping) -> dict:

@@ -1,6 +1,6 @@
 """The sampling kernels of one map, one way of filling its Jacobian: the template.
 
-:func:`figureflow.jacobian.measure.map_kernels` executes this file's text as a module of its own
+:func:`figureflow.jacobian.kernel_cache.map_kernels` executes this file's text as a module of its own
 for each map and method, with these names set beforehand in the module's namespace:
 
 * ``f``, ``jac``: the map's numba functions ``f(z, p, out)`` and ``jac(z, p, J)`` (or None);
@@ -8,12 +8,11 @@ for each map and method, with these names set beforehand in the module's namespa
 * ``METHOD``: ``"analytic"`` (``jac``) or ``"complex_step"`` (``f`` at ``z + i h e_k``);
 * ``CACHE``: whether numba may cache the compiled kernels on disk.
 
-When the map's source can name it (a module-level function without a closure), the module is a
-file named by a hash of everything the compiled code depends on (this text, the map's source
-file, :mod:`figureflow.jacobian.measure`, :mod:`figureflow.jacobian.normal`, numba's version,
-``d``, ``D`` and the method), and ``CACHE`` is true: a new process loads the kernels numba
-compiled before instead of compiling them again (seconds per map). Otherwise the module lives in
-memory only and compiles in each process.
+When the map's code can be named by files, the module is a file named by a hash of everything
+the compiled code depends on (:func:`figureflow.jacobian.kernel_cache.kernel_key`, whose module
+docstring lists it), and ``CACHE`` is true: a new process loads the kernels numba compiled before
+instead of compiling them again (seconds per map). Otherwise the module lives in memory only and
+compiles in each process.
 
 Imported as itself it defines nothing compiled-to-be-used; the defaults below only keep it
 importable.
@@ -25,7 +24,7 @@ from numba import njit, prange
 from figureflow.jacobian.maps import COMPLEX_STEP
 from figureflow.jacobian.measure import CHUNK, volume_from_jacobian
 
-# set by figureflow.jacobian.measure.map_kernels before this text runs
+# set by figureflow.jacobian.kernel_cache.map_kernels before this text runs
 f = globals().get("f")
 jac = globals().get("jac")
 d = globals().get("d", 1)

@@ -277,6 +277,9 @@ def load_user_map(path: str, d: int, D: int, params=None, name: str | None = Non
         raise InputError(f"config key {key}: module '{module_name}' does not import ({type(exc).__name__}: {exc})") from None
     if not hasattr(module, attr):
         raise InputError(f"config key {key}: module '{module_name}' has no function '{attr}'")
+    from figureflow.jacobian.map_code import compile_fresh_where_numba_cache_is_blind
+
+    compile_fresh_where_numba_cache_is_blind(module_name)
     f = getattr(module, attr)
     if not isinstance(f, CPUDispatcher):
         f = njit(f)

@@ -391,7 +391,7 @@ def vae_mem_mb(wildcards):
 
 
 def cnf_mem_mb(wildcards):
-    """What the run's solves may keep (figureflow.generative.settings.cnf_training_budget)."""
+    """What the run's solves may keep and its embedding (figureflow.generative.settings.check_cnf_config)."""
     return FACTS["cnf"]["runs"][wildcards.run]["mem_mb"]
 
 

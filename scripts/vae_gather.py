@@ -14,7 +14,9 @@ with job(snakemake) as log:
         import anndata as ad
         import numpy as np
 
-        obs = ad.read_h5ad(snakemake.input.data, backed="r").obs.copy()
+        from figureflow.data.ingest import read_h5ad_annotations
+
+        obs = read_h5ad_annotations(snakemake.input.data, obsm=[]).obs  # backed mode would read every layer
         with np.load(out.latent, allow_pickle=False) as latent:
             adata = ad.AnnData(obs=obs)
             adata.obsm["X_vae"] = latent["z"].astype("float32")

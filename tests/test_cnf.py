@@ -386,12 +386,14 @@ def test_dataset_runs_read_the_leading_pca_dimensions(tmp_path):
     adata.obs["cell_type"] = ["a", "b"] * 20
     path = tmp_path / "d.h5ad"
     adata.write_h5ad(path)
-    data = cnf.training_data({"data": "d", "n_dims": 3}, 0, "r", path)
+    from figureflow.data.ingest import read_h5ad_annotations
+
+    data = cnf.training_data({"data": "d", "n_dims": 3}, 0, "r", read_h5ad_annotations(path), path)
     expected, shift, scale = standardize(adata.obsm["X_pca"][:, :3])
     np.testing.assert_array_equal(data["x"], expected)
     assert list(data["names"]) == ["PC1", "PC2", "PC3"] and data["cell_type"][1] == "b"
     with pytest.raises(InputError, match=r"n_dims is 5, but obsm\['X_pca'\] has 4 components"):
-        cnf.training_data({"data": "d", "n_dims": 5}, 0, "r", path)
+        cnf.training_data({"data": "d", "n_dims": 5}, 0, "r", read_h5ad_annotations(path), path)
     assert check_cnf_config({"cnf": {"runs": {"r": {"data": "d", "n_dims": 3}}}}, facts_with({"d": {"processed": True, "obsm": ["X_pca"]}}))["runs"]["r"]["dims"] == 3
 
 
@@ -456,3 +458,15 @@ def test_a_fixed_step_solve_that_cannot_fit_its_budget_is_refused_before_any_job
     with pytest.raises(InputError, match=r"cnf.runs.r: a training solve may take \d+ field evaluations \(what memory_mb 4000 holds at [0-9.]+ MB per evaluation\), but rk4 needs at least 400; raise memory_mb"):
         check_cnf_config({"cnf": {"runs": {"r": spec}}}, facts_with({}))
     assert check_cnf_config({"cnf": {"runs": {"r": {**spec, "memory_mb": 200000}}}}, facts_with({}))["runs"]["r"]["mem_mb"] == 200000
+
+
+def test_a_dataset_runs_memory_request_is_its_solve_budget_plus_its_embedding_and_grows_with_the_cells():
+    from figureflow.generative.settings import CNF_EMBEDDING_COLUMNS, cnf_data_mb
+
+    def asked(cells):
+        facts = facts_with({"d": {"processed": False, "shape": [cells, 2000]}})
+        return check_cnf_config({"cnf": {"runs": {"r": {"data": "d", "n_dims": 4, "objective": "flow_matching"}}}}, facts)["runs"]["r"]["mem_mb"]
+
+    toy = check_cnf_config({"cnf": {"runs": {"r": {"data": "moons", "objective": "flow_matching"}}}}, facts_with())["runs"]["r"]["mem_mb"]
+    assert cnf_data_mb(0) == 0 and cnf_data_mb(10**6) == int(np.ceil(2 * 10**6 * (8 * CNF_EMBEDDING_COLUMNS + 100) / 1e6)) == 1224
+    assert asked(100_000) == toy + 123 and asked(10**6) == toy + 1224  # not the 2,000 genes: the job never reads them

@@ -428,3 +428,33 @@ def test_h5ad_annotations_are_the_files_obs_obsm_and_uns_without_its_matrices(tm
         del handle["X"], handle["layers"]
         handle["X"] = np.zeros(1)
     np.testing.assert_array_equal(read_h5ad_annotations(path, obsm=["X_pca"]).obsm["X_pca"], full.obsm["X_pca"])
+
+
+def test_h5ad_parts_read_x_var_and_obs_and_never_the_counts_layer_or_the_neighbour_graph(tmp_path):
+    """What the aging trajectories' NMF reads: X, var, obs and uns; layers and obsp stay on disk."""
+    import h5py
+
+    from figureflow.data.ingest import read_h5ad_parts
+    from figureflow.io import write_h5ad
+
+    rng = np.random.default_rng(3)
+    X = sp.random(50, 12, density=0.4, format="csr", random_state=2, dtype=np.float32)
+    full = ad.AnnData(X=X, obs=pd.DataFrame({"cell_type": list("ab") * 25}, index=[f"c{i}" for i in range(50)]),
+                      var=pd.DataFrame({"highly_variable": rng.random(12) > 0.5}, index=[f"g{i}" for i in range(12)]),
+                      layers={"counts": X.copy()}, obsp={"connectivities": sp.identity(50, format="csr")}, uns={"truth": {"k": np.arange(3)}})
+    path = tmp_path / "p.h5ad"
+    write_h5ad(full, path)
+    with h5py.File(path, "a") as handle:  # unreadable layers and graph: a reader that touches them fails
+        del handle["layers"], handle["obsp"]
+        handle["layers"] = np.zeros(1)
+        handle["obsp"] = np.zeros(1)
+    with pytest.raises(Exception):
+        ad.read_h5ad(path)
+    read = read_h5ad_parts(path, ("obs", "var", "X", "uns"))
+    assert (read.X != full.X).nnz == 0 and read.X.dtype == np.float32
+    pd.testing.assert_frame_equal(read.var, full.var)
+    pd.testing.assert_frame_equal(read.obs, full.obs)
+    np.testing.assert_array_equal(read.uns["truth"]["k"], [0, 1, 2])
+    assert not read.layers and not read.obsp
+    with pytest.raises(ValueError, match="reading X needs var"):
+        read_h5ad_parts(path, ("obs", "X"))

@@ -21,6 +21,7 @@ from figureflow.io import InputError, describe, read_table_checked, warn_input
 __all__ = [
     "open_h5ad",
     "read_h5ad_annotations",
+    "read_h5ad_parts",
     "matrix_sample",
     "COMPUTED_OBS_COLUMNS",
     "EMBEDDINGS",
@@ -72,20 +73,35 @@ def read_h5ad_annotations(path: str | os.PathLike, obsm=None):
     its ``obsm`` (only the keys named in ``obsm``, those the file has; all when None) and its
     ``uns``, and no variables.
 
-    ``X``, ``raw`` and ``layers`` stay on disk: anndata's backed mode reads every layer into
-    memory (the counts layer of a processed atlas of 300,000 cells is gigabytes), which a job that
-    needs cell types, ages and an embedding should not pay, once per cell type.
+    ``X``, ``raw``, ``layers`` and ``obsp`` stay on disk: anndata's backed mode reads every layer
+    into memory (the counts layer of a processed atlas of 300,000 cells is gigabytes), which a job
+    that needs cell types, ages and an embedding should not pay, once per cell type.
     """
+    return read_h5ad_parts(path, ("obs", "obsm", "uns"), obsm=obsm)
+
+
+def read_h5ad_parts(path: str | os.PathLike, parts=("obs", "var", "X", "uns"), obsm=None):
+    """An AnnData of only the named parts of an h5ad file (``obs``, ``var``, ``X``, ``obsm``,
+    ``uns``); ``layers``, ``raw``, ``obsp`` and whatever else is not named stay on disk. ``obsm``
+    limits the embeddings read, as in :func:`read_h5ad_annotations`. Without ``var`` the AnnData
+    has no variables (then ``X`` may not be asked for)."""
     import anndata as ad
     import h5py
 
+    parts = set(parts)
+    if "X" in parts and "var" not in parts:
+        raise ValueError("reading X needs var")
     with h5py.File(path, "r") as handle:
         obs = ad.io.read_elem(handle["obs"])
-        group = handle["obsm"] if "obsm" in handle else {}
-        keys = list(group) if obsm is None else [k for k in obsm if k in group]
-        embeddings = {k: ad.io.read_elem(group[k]) for k in keys}
-        uns = ad.io.read_elem(handle["uns"]) if "uns" in handle else {}
-    return ad.AnnData(obs=obs, obsm=embeddings, uns=uns)
+        var = ad.io.read_elem(handle["var"]) if "var" in parts else None
+        X = ad.io.read_elem(handle["X"]) if "X" in parts and "X" in handle else None
+        embeddings = {}
+        if "obsm" in parts and "obsm" in handle:
+            group = handle["obsm"]
+            keys = list(group) if obsm is None else [k for k in obsm if k in group]
+            embeddings = {k: ad.io.read_elem(group[k]) for k in keys}
+        uns = ad.io.read_elem(handle["uns"]) if "uns" in parts and "uns" in handle else {}
+    return ad.AnnData(X=X, obs=obs, var=var, obsm=embeddings, uns=uns)
 
 
 def _read_h5ad_obs(path: Path, key: str) -> pd.DataFrame:

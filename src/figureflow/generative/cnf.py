@@ -709,12 +709,15 @@ def load_model(path) -> tuple[VectorField, dict]:
     return field.eval(), saved
 
 
-def training_data(spec: Mapping, seed: int, run: str, path=None) -> dict:
+def training_data(spec: Mapping, seed: int, run: str, annotations=None, path=None) -> dict:
     """A run's data, standardized: ``{"x" (n, D), "shift", "scale", "toy", "noise", "names"}``.
 
     Toys are drawn from ``(seed, "cnf_data", {"run": run})`` (``size`` points, ``noise``); a
-    dataset's rows are the first ``n_dims`` columns of ``obsm["X_pca"]`` in the processed h5ad at
-    ``path`` (``cell_type`` comes along when present). Standardized by one global mean and
+    dataset's rows are the first ``n_dims`` columns of ``obsm["X_pca"]`` of ``annotations``, the
+    processed h5ad at ``path`` read without its matrices
+    (:func:`figureflow.data.ingest.read_h5ad_annotations`: a flow on 4 principal components has no
+    use for the gene matrix, its counts or its neighbour graph); ``cell_type`` comes along when
+    present. Standardized by one global mean and
     standard deviation (:func:`figureflow.generative.toys.standardize`).
 
     Raises
@@ -732,9 +735,7 @@ def training_data(spec: Mapping, seed: int, run: str, path=None) -> dict:
         raw = toy_sample(options["data"], int(options["size"]), float(options["noise"]), generator(seed, "cnf_data", {"run": run}))
         out["toy"], out["names"] = options["data"], np.array(["x1", "x2"])
     else:
-        import anndata as ad
-
-        adata = ad.read_h5ad(path)
+        adata = annotations
         if "X_pca" not in adata.obsm:
             raise InputError(f"h5ad file '{path}': cnf run {run!r} models obsm['X_pca'], found obsm keys {sorted(adata.obsm)}")
         pca = np.asarray(adata.obsm["X_pca"], dtype=np.float64)

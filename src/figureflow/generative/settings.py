@@ -256,6 +256,17 @@ CNF_DEFAULTS = {
 CNF_BASE_MB = 1000
 
 
+#: a dataset run reads obs and every obsm embedding (read_h5ad_annotations), never the matrices:
+#: per cell, up to this many float64 embedding columns (50 principal components, UMAP and more)
+#: and about 100 bytes of obs, held twice (as read and as the standardized training array)
+CNF_EMBEDDING_COLUMNS = 64
+
+
+def cnf_data_mb(n_cells: int) -> int:
+    """MB a dataset run's data take: ``2 n (8 CNF_EMBEDDING_COLUMNS + 100)`` bytes (0 for a toy)."""
+    return int(math.ceil(2 * int(n_cells) * (8 * CNF_EMBEDDING_COLUMNS + 100) / 1e6))
+
+
 def cnf_evaluation_mb(options: Mapping, dim: int) -> float:
     """MB that one field evaluation of a training solve keeps for the backward pass.
 
@@ -306,7 +317,7 @@ def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = 
     * ``device`` as in :func:`check_config` (``devices_here``).
 
     Returns ``{"runs": {run: {"data", "source": "toy" | "dataset", "dims": D, "mem_mb"}}}`` (``mem_mb``
-    from :func:`cnf_training_budget`).
+    from :func:`cnf_training_budget`, plus :func:`cnf_data_mb` of the dataset's cells).
 
     Raises
     ------
@@ -349,7 +360,8 @@ def check_cnf_config(config: Mapping, data_facts: Mapping, devices_here: bool = 
                     f"config key {key}: a training solve may take {budget['max_evaluations']} field evaluations ({source}), "
                     f"but {options['solver']} needs at least {needs}; raise memory_mb, lower batch_size or hidden, or use trace: hutchinson or adjoint: true"
                 )
-        runs[run]["mem_mb"] = budget["mem_mb"]
+        cells = datasets[data]["shape"][0] if runs[run]["source"] == "dataset" and "shape" in datasets[data] else 0
+        runs[run]["mem_mb"] = budget["mem_mb"] + cnf_data_mb(cells)
         if options["objective"] == "maximum_likelihood" and int(options["warm_start"]) >= int(options["iterations"]):
             raise InputError(f"config key {key}.warm_start is {options['warm_start']}, not below iterations ({options['iterations']}): no maximum-likelihood step would run")
         check_device(options["device"], f"{key}.device", here=devices_here)

@@ -59,7 +59,7 @@ def cnf_job(repo: Path, workdir: Path, label: str) -> dict:
         if line.strip().startswith("resources:") and "mem_mb=" in line:
             asked = int(line.split("mem_mb=")[1].split(",")[0])
     metrics = pd.read_csv(workdir / "results/cnf/cells/metrics.tsv", sep="\t")
-    nll = float(metrics.loc[metrics["model"] == "cnf", "heldout_nll"].iloc[0]) if "model" in metrics else float("nan")
+    nll = float(metrics["held_out_nll"].iloc[0])
     return {"label": label, "peak_mb": float(bench["max_rss"]), "asked_mb": asked, "seconds": float(bench["s"]), "nll": nll}
 
 

@@ -10,7 +10,7 @@
    the sparse solver in five processes (median and range), pinv in one. The ratio is
    pinv / sparse; the maximum |z_pinv - z_sparse| says they agree. Beside it, the
    system assembly alone, cold, with the one-pass assembly and with the whole-matrix scipy
-   expression it replaced (figureflow.signal_flow.laplacian_system_reference).
+   expression it replaced (figureflow.signal_flow.reference.laplacian_system_reference).
 2. The same two solvers in real workflow jobs (snakemake, rule signal_flow): the seconds column
    of each job's summary.tsv.
 3. A 10^6-node SBM with ~10^7 edges: simulation and sparse solve timed separately, peak memory
@@ -79,7 +79,8 @@ def assemble_fresh(graph: str, which: str) -> dict:
     """In this (fresh) process: the signal-flow system of the graph, once (cold)."""
     import scipy.sparse as sp
 
-    from figureflow.signal_flow import assemble_system, check_adjacency, laplacian_system_reference
+    from figureflow.signal_flow import assemble_system, check_adjacency
+    from figureflow.signal_flow.reference import laplacian_system_reference
 
     A = check_adjacency(sp.load_npz(graph).tocsr())
     t = time.perf_counter()
@@ -266,8 +267,10 @@ def million_paths(graph: str, nodes: str, which: str, out_dir: str) -> dict:
         comp = S.weak_components(A)
         system = S.assemble_system(A)
     else:
-        comp = S.weak_components_reference(A)
-        L, b, trophic = S.laplacian_system_reference(A)
+        from figureflow.signal_flow.reference import laplacian_system_reference, weak_components_reference
+
+        comp = weak_components_reference(A)
+        L, b, trophic = laplacian_system_reference(A)
         AT = A.T.tocsr()
         degree = 0.5 * (np.asarray(A.sum(axis=1)).ravel() + np.asarray(A.sum(axis=0)).ravel())
         system = S.LaplacianSystem(A, AT, degree, b, trophic)

@@ -17,6 +17,7 @@ import _figureflow_src  # noqa: F401
 from figureflow.aging import aging_datasets, cell_type_job_mb
 from figureflow.config import computed_node_columns, facts_cache, preflight, read_facts, write_facts
 from figureflow.data.checks import expected_edges, ingested, processed, simulated
+from figureflow.io import InputError
 from figureflow.signal_flow import signal_flow_graphs
 from figureflow.sweeps import grid_points
 
@@ -41,7 +42,13 @@ def check_config(config):
     """
     cache = facts_cache(config)
     known = read_facts(cache) if workflow.remote_exec else None
-    facts = preflight(config, SCHEMA, workflow.configfiles, dict(workflow.config_settings.config), base=".", devices_here=False, known=known)
+    try:
+        facts = preflight(config, SCHEMA, workflow.configfiles, dict(workflow.config_settings.config), base=".", devices_here=False, known=known)
+    except InputError as error:
+        # a user's typo gets its sentence alone: snakemake prints an error raised while the
+        # Snakefile is read with the frames of Snakefile and common.smk, which say nothing to fix
+        print(f"figureflow: {error}", file=sys.stderr)
+        sys.exit(1)
     if workflow.is_main_process:
         write_facts(cache, facts)
     return facts
@@ -231,47 +238,47 @@ def signal_flow_mem_mb(wildcards, input):
 # a small job with two threads holds both of a laptop's cores for seconds in which one thread
 # does most of the work, while small jobs side by side keep both cores busy. (In the demo, the
 # second threads of such jobs claimed 200 of its 1,600 core-seconds.)
-# No result depends on the number of threads. The sizes at which two threads start:
-TWO_THREADS_EDGES = 1e6  # a graph's expected edges: each solver step is a pass over them
-TWO_THREADS_MATRIX = 1e8  # a dataset's cells x genes (simulation, preprocessing): 50,000 x 2,000
-TWO_THREADS_TRANSPORT = 1e8  # bootstraps x cells per sample^2, for a cell type's OT distances
-TWO_THREADS_SAMPLES = 2**21  # a Jacobian map's largest sample size
-TWO_THREADS_TASKS = 100  # a sweep chunk's (grid point, replicate) tasks
+# No result depends on the number of threads. The sizes at which two threads start are config keys
+# (two_threads_from, schemas/config.schema.yaml), so that a test config can run tiny jobs on two.
+
+
+def two_threads_from(kind):
+    return config["two_threads_from"][kind]
 
 
 def signal_flow_threads(wildcards):
     """Two threads for a graph of a million edges or more, one for a smaller one (done in a
     second, while another job runs beside it)."""
-    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= TWO_THREADS_EDGES else 1
+    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= two_threads_from("graph_edges") else 1
 
 
 def dataset_matrix_threads(wildcards):
     """Simulation and preprocessing: two threads from 10^8 matrix entries (cells x genes)."""
     cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
-    return 2 if cells * genes >= TWO_THREADS_MATRIX else 1
+    return 2 if cells * genes >= two_threads_from("matrix_entries") else 1
 
 
 def aging_cell_type_threads(wildcards):
     """A cell type's bootstraps (three OT distances of n x n cells each): two threads from
     bootstraps x n_per_sample^2 of 10^8."""
     section = config["aging"]
-    return 2 if section["bootstraps"] * section["n_per_sample"] ** 2 >= TWO_THREADS_TRANSPORT else 1
+    return 2 if section["bootstraps"] * section["n_per_sample"] ** 2 >= two_threads_from("transport") else 1
 
 
 def jacobian_threads(wildcards):
     """Two threads for a map whose largest sample size is 2^21 or more."""
-    return 2 if max(FACTS["jacobian"][wildcards.map]["sample_sizes"]) >= TWO_THREADS_SAMPLES else 1
+    return 2 if max(FACTS["jacobian"][wildcards.map]["sample_sizes"]) >= two_threads_from("jacobian_samples") else 1
 
 
 def sweep_chunk_threads(wildcards):
     """Two joblib workers for a chunk of 100 tasks or more."""
     facts, spec = FACTS["sweeps"][wildcards.sweep], config["sweeps"][wildcards.sweep]
-    return 2 if len(grid_points(spec.get("grid") or {})) * spec["replicates"] / facts["chunks"] >= TWO_THREADS_TASKS else 1
+    return 2 if len(grid_points(spec.get("grid") or {})) * spec["replicates"] / facts["chunks"] >= two_threads_from("sweep_tasks") else 1
 
 
 def sbm_threads(wildcards):
     """Simulating a graph: two threads from a million expected edges."""
-    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= TWO_THREADS_EDGES else 1
+    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= two_threads_from("graph_edges") else 1
 
 
 def aging_cell_type_name(wildcards):

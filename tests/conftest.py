@@ -5,6 +5,11 @@ from __future__ import annotations
 import fcntl
 import filecmp
 import os
+
+# numba sizes its thread pool once, when it starts, from the machine's cores: on a 1-core machine
+# every "1 against 2 threads" test would compare 1 with 1. Two threads whatever the machine (the
+# two_numba_threads fixture fails where the pool still has fewer); set before anything imports numba.
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 import shutil
 import subprocess
 import sys
@@ -234,3 +239,18 @@ def pdf_facts(path) -> dict:
         m = re.search(rb"/" + key.encode() + rb"\s*\(", data)
         facts[key] = _pdf_string(data, m.end() - 1) if m else None
     return facts
+
+
+@pytest.fixture
+def two_numba_threads():
+    """For a test that compares 1 and 2 numba threads: fails unless the kernels can really run on 2."""
+    import numba
+
+    from figureflow.threads import numba_threads
+
+    with numba_threads(2) as n:
+        assert n == 2 == numba.get_num_threads(), (
+            f"numba's pool has {numba.config.NUMBA_NUM_THREADS} thread(s) (NUMBA_NUM_THREADS): "
+            "a test of 1 against 2 threads would compare 1 with 1"
+        )
+    return 2

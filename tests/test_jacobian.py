@@ -130,14 +130,14 @@ def test_95_percent_interval_covers_the_exact_mean_at_least_40_of_50_times(name,
 
 
 @pytest.mark.parametrize("estimator", [monte_carlo, randomized_qmc])
-def test_same_seed_gives_identical_estimates_for_1_and_2_threads(estimator):
+def test_same_seed_gives_identical_estimates_for_1_and_2_threads(estimator, two_numba_threads):
     latent = builtin_map("stereographic")
     one = estimator(latent, 2**18, seed_sequence(3, "threads"), n_threads=1)
     two = estimator(latent, 2**18, seed_sequence(3, "threads"), n_threads=2)
     assert (one.estimate, one.std_error) == (two.estimate, two.std_error)
 
 
-def test_sampling_is_identical_for_any_thread_count_large():
+def test_sampling_is_identical_for_any_thread_count_large(two_numba_threads):
     a = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=1)
     b = standard_normal(seed_sequence(1, "s"), 600_000, 3, n_threads=2)
     np.testing.assert_array_equal(a, b)
@@ -232,7 +232,7 @@ def test_sampler_draws_standard_normals():
         assert lo <= np.sum(np.abs(z) > a) <= hi, a
 
 
-def test_sampler_is_the_same_for_any_thread_count_and_prefix_stable():
+def test_sampler_is_the_same_for_any_thread_count_and_prefix_stable(two_numba_threads):
     from figureflow.jacobian.normal import SAMPLE_CHUNK
 
     a = standard_normal(seed_sequence(1, "s"), 3 * SAMPLE_CHUNK + 17, 3, n_threads=1)

@@ -7,7 +7,8 @@ from scipy.sparse.csgraph import connected_components
 
 from figureflow.data.sbm import feedforward_block_matrix, simulate_sbm
 from figureflow.seeding import seed_sequence
-from figureflow.signal_flow import assemble_system, check_adjacency, signal_flow, weak_components, weak_components_reference
+from figureflow.signal_flow import assemble_system, check_adjacency, signal_flow, weak_components
+from figureflow.signal_flow.reference import weak_components_reference
 from figureflow.signal_flow.kernels import BLOCK, block_cg, laplacian_apply, reciprocal_sums, weak_labels
 from figureflow.threads import numba_threads
 
@@ -45,7 +46,7 @@ def test_laplacian_apply_equals_the_assembled_matrix_with_held_rows_copied(unit,
     np.testing.assert_allclose(Y, expected, rtol=0, atol=1e-12)
 
 
-def test_block_cg_solves_each_grounded_system_like_a_dense_solve_and_ignores_the_thread_count():
+def test_block_cg_solves_each_grounded_system_like_a_dense_solve_and_ignores_the_thread_count(two_numba_threads):
     A = random_graph(2 * BLOCK + 100, 0.003, 4)
     system = assemble_system(A)
     assert (weak_components(A) == 0).all()  # one component: one node held
@@ -113,7 +114,7 @@ def test_reciprocal_sums_equal_the_dense_formula(unit):
     np.testing.assert_array_equal(reciprocal_sums(A, AT), (both * np.sign(dense - dense.T)).sum(axis=1))
 
 
-def test_signal_flow_z_is_the_same_to_the_last_bit_on_one_or_two_threads():
+def test_signal_flow_z_is_the_same_to_the_last_bit_on_one_or_two_threads(two_numba_threads):
     P = feedforward_block_matrix(4, 0.0005, 0.002, 0.004)
     A, _ = simulate_sbm([5000] * 4, P, seed_sequence(3, "kernels"))
     one = signal_flow(A, solver="sparse", n_threads=1)

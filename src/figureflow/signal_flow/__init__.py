@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, cg
 from threadpoolctl import threadpool_limits
 
@@ -49,11 +48,8 @@ __all__ = [
     "check_adjacency",
     "LaplacianSystem",
     "assemble_system",
-    "laplacian_system",
-    "laplacian_system_reference",
     "NODE_COLUMNS",
     "weak_components",
-    "weak_components_reference",
     "grounded_nodes",
     "signal_flow",
     "trophic_incoherence",
@@ -225,7 +221,7 @@ def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
     with the same row of ``A^T`` (numba, :func:`figureflow.signal_flow.kernels.reciprocal_sums`).
     So the only matrix made is ``A^T``: in a fresh process, where touching new memory is much of
     the cost, this takes a fraction of the whole-matrix scipy expression of the same formulas
-    (:func:`laplacian_system_reference`).
+    (:func:`figureflow.signal_flow.reference.laplacian_system_reference`).
     """
     from figureflow.signal_flow.kernels import reciprocal_sums
 
@@ -239,36 +235,11 @@ def assemble_system(A: sp.csr_matrix) -> LaplacianSystem:
     return LaplacianSystem(A, AT, 0.5 * (w_out + w_in), b, 0.5 * (w_in - w_out))
 
 
-def laplacian_system(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """``L``, the signal-flow right-hand side ``b`` and the trophic right-hand side ``(w_in - w_out) / 2``.
-
-    ``A`` must be a checked adjacency without self-loops (:func:`check_adjacency`); see
-    :func:`assemble_system`, and :func:`laplacian_system_reference` for the same in plain scipy.
-    """
-    system = assemble_system(A)
-    return system.matrix(), system.b, system.trophic_rhs
-
-
-def laplacian_system_reference(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """:func:`laplacian_system` written as whole-matrix scipy operations (the reference)."""
-    AT = A.T.tocsr()
-    W = (A + AT) * 0.5
-    degree = np.asarray(W.sum(axis=1)).ravel()
-    L = (sp.diags(degree) - W).tocsr()
-    S = (A - AT).tocsr()
-    S.data = np.sign(S.data)
-    S.eliminate_zeros()
-    b = np.asarray(W.multiply(S).sum(axis=1)).ravel()
-    w_in = np.asarray(A.sum(axis=0)).ravel()
-    w_out = np.asarray(A.sum(axis=1)).ravel()
-    return L, b, (w_in - w_out) / 2.0
-
-
 def weak_components(A: sp.csr_matrix) -> np.ndarray:
     """Weakly connected component of each node: 0 for the largest (ties: lowest node first), -1 if isolated.
 
     Union-find over the edges in numba (:func:`figureflow.signal_flow.kernels.weak_labels`);
-    :func:`weak_components_reference` is the same from scipy's ``connected_components``, which
+    :func:`figureflow.signal_flow.reference.weak_components_reference` is the same from scipy's ``connected_components``, which
     symmetrizes the whole matrix first.
     """
     from figureflow.signal_flow.kernels import weak_labels
@@ -285,20 +256,6 @@ def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     relabel = np.full(sizes.size, -1)
     relabel[order] = np.arange(order.size)
     return relabel[labels]
-
-
-def weak_components_reference(A: sp.csr_matrix) -> np.ndarray:
-    """:func:`weak_components` through scipy's ``connected_components`` (the reference)."""
-    n_raw, raw = connected_components(A, directed=True, connection="weak")
-    sizes = np.bincount(raw, minlength=n_raw)
-    first = np.full(n_raw, A.shape[0])
-    np.minimum.at(first, raw, np.arange(A.shape[0]))
-    keep = sizes >= 2
-    order = np.lexsort((first, -sizes))
-    order = order[keep[order]]
-    relabel = np.full(n_raw, -1)
-    relabel[order] = np.arange(order.size)
-    return relabel[raw]
 
 
 def _component_residual(matvec, x, rhs, comp, n_comp):

@@ -150,8 +150,11 @@ def test_rqmc_needs_scrambles_times_a_power_of_two():
 
 def test_estimate_table_has_the_documented_columns():
     table = estimate_table(builtin_map("toy"), ["mc", "rqmc"], [256, 1024], 1, "t")
-    assert list(table.columns) == ["map", "estimator", "n_samples", "estimate", "std_error", "ci_low", "ci_high", "exact", "seconds"]
-    assert table["estimator"].tolist() == ["mc", "mc", "rqmc", "rqmc"] and (table["exact"] == 2.0).all()
+    assert list(table.columns) == ["map", "quantity", "estimator", "n_samples", "estimate", "std_error", "ci_low", "ci_high", "exact",
+                                   "pareto_k", "status", "seconds"]
+    assert table["estimator"].tolist() == ["mc"] * 4 + ["rqmc"] * 4 and table["quantity"].tolist() == ["D", "log_D"] * 4
+    d, log_d = table[table["quantity"] == "D"], table[table["quantity"] == "log_D"]
+    assert (d["exact"] == 2.0).all() and (log_d["exact"] == np.log(2.0) - 0.5772156649015329).all() and (table["status"] == "ok").all()
 
 
 # ---------------------------------------------------------------- torch
@@ -333,14 +336,21 @@ def test_monte_carlo_in_blocks_is_the_mean_and_variance_of_the_whole_sample(name
     n = 2 * SAMPLE_CHUNK + 1234  # three chunks, the last one short
     ss = seed_sequence(4, "streamed")
     values = volume_elements(latent, standard_normal(ss, n, latent.d))  # the same points, held
-    # one block: the bits of the whole sample held
-    assert _streamed_moments(latent, n, ss, "analytic", 1, "test") == (np.sum(values) / n, np.var(values, ddof=1))
+    logs = np.log(values)
+    # one block: the bits of the whole sample held, for D and for log D
+    whole = _streamed_moments(latent, n, ss, "analytic", 1, "test")
+    assert whole[:4] == (np.sum(values) / n, np.var(values, ddof=1), np.sum(logs) / n, np.var(logs, ddof=1))
     # blocks of one chunk each: the same up to rounding, and the same for any thread count
-    mean, variance = _streamed_moments(latent, n, ss, "analytic", 1, "test", block_chunks=1)
+    mean, variance, log_mean, log_variance, tails = _streamed_moments(latent, n, ss, "analytic", 1, "test", block_chunks=1)
     assert mean == math.fsum([np.sum(values[i : i + SAMPLE_CHUNK]) for i in range(0, n, SAMPLE_CHUNK)]) / n
     assert abs(mean - math.fsum(values) / n) <= 4 * np.spacing(abs(mean)) + 1e-300
     assert variance == pytest.approx(np.var(values, ddof=1), rel=1e-12, abs=1e-28)
-    assert (mean, variance) == _streamed_moments(latent, n, ss, "analytic", 2, "test", block_chunks=1)
+    assert log_mean == pytest.approx(np.mean(logs), rel=1e-14) and log_variance == pytest.approx(np.var(logs, ddof=1), rel=1e-12, abs=1e-28)
+    two = _streamed_moments(latent, n, ss, "analytic", 2, "test", block_chunks=1)
+    assert (mean, variance, log_mean, log_variance) == two[:4]
+    # the tails kept over blocks are the whole sample's, whatever the blocks and threads
+    assert tails.d.khat() == whole[4].d.khat() == two[4].d.khat()
+    assert np.array_equal(np.sort(tails.d.upper), np.sort(values)[-len(tails.d.upper):])
 
 
 def test_streamed_monte_carlo_names_the_first_point_where_d_is_not_finite(user_maps):

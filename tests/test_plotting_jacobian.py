@@ -31,7 +31,7 @@ def test_error_vs_n_draws_each_estimators_error_and_standard_error():
     reference = lines[r"$\propto n^{-1/2}$"].get_ydata()
     np.testing.assert_allclose(reference, mc.std_error.iloc[0] * np.sqrt(256 / np.array([256, 1024, 4096])))
     assert ax.get_xscale() == ax.get_yscale() == "log"
-    assert ax.get_ylabel() == "|estimate - exact|" and ax.get_title() == "toy"
+    assert ax.get_ylabel() == "|estimate - exact| of E[D]" and ax.get_title() == "toy"
     plt.close(fig)
 
 
@@ -41,7 +41,7 @@ def test_error_vs_n_without_an_exact_value_draws_standard_errors():
     ax = fig.axes[0]
     labels = sorted(line.get_label() for line in ax.lines)
     assert labels == sorted(["Monte Carlo std. error", "randomized QMC std. error", r"$\propto n^{-1/2}$"])
-    assert ax.get_ylabel() == "standard error"
+    assert ax.get_ylabel() == "standard error of E[D]"
     plt.close(fig)
 
 
@@ -97,3 +97,25 @@ def test_image_curve_draws_each_point_coloured_by_its_d():
     assert len(scatter._offsets3d[0]) == 9
     np.testing.assert_allclose(scatter._offsets3d[2], 0.5 * t)
     plt.close(fig)
+
+
+def test_error_vs_n_draws_log_d_beside_d_and_marks_a_heavy_tail_without_an_interval():
+    """A heavy-tailed map's rows: no standard error, a hollow red marker at its error, a red
+    sentence naming k-hat and the sizes, the title saying so; E[log D] drawn in its own panel."""
+    table = estimates(2.0).assign(quantity="D", pareto_k=0.2, status="ok")
+    heavy = table["n_samples"] == 4096
+    table.loc[heavy, ["std_error", "pareto_k", "status"]] = [np.nan, 0.81, "infinite_variance"]
+    logs = estimates(0.5).assign(quantity="log_D", pareto_k=-0.05, status="ok")
+    fig = plot_error_vs_n(pd.concat([table, logs], ignore_index=True), title="heavy")
+    left, right = fig.axes[:2]
+    assert right.get_ylabel() == "|estimate - exact| of E[log D]" and left.get_ylabel() == "|estimate - exact| of E[D]"
+    lines = {line.get_label(): line for line in left.lines}
+    mc_error = lines["Monte Carlo |error|"].get_ydata()
+    assert np.isfinite(mc_error[:2]).all() and np.isnan(mc_error[2])  # the heavy point is not on the line...
+    hollow = [line for line in left.lines if line.get_markerfacecolor() == "none"]
+    assert len(hollow) == 2 and all(line.get_xdata()[0] == 4096 for line in hollow)  # ...but marked, per estimator
+    assert [line.get_label() for line in hollow][0] == "no interval (heavy tail)"
+    texts = [" ".join(t.get_text().split()) for t in left.texts]
+    assert texts == ["Heavy tail. E[D]: Pareto k-hat 0.81; the variance looks infinite (no interval) at n = 4,096."]
+    assert not right.texts and (left.get_title(), right.get_title()) == ("E[D]", "E[log D]")
+    assert fig._suptitle.get_text() == "heavy (heavy tail: see the note)"

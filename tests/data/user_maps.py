@@ -65,3 +65,10 @@ def torch_nan_below_zero():
         return torch.stack([z[0], z[1], torch.sqrt(z[0] ** 3)])
 
     return fn
+
+
+def heavy_tail(z, p, out):
+    """x_i = z_i exp(a z_i^2 / 2), a = p[0]: D = prod_i exp(a z_i^2 / 2)(1 + a z_i^2), whose tail
+    falls like t^(-1/a): E[D] = (1 - a)^-3 is finite for a < 1, Var D only for a < 1/2."""
+    out[0] = z[0] * np.exp(p[0] * z[0] * z[0] / 2.0)
+    out[1] = z[1] * np.exp(p[0] * z[1] * z[1] / 2.0)

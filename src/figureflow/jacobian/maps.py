@@ -63,6 +63,7 @@ class LatentMap:
     volume : ``D(z)`` in closed form as a vectorized Python function of ``Z (n, d)``, or None
     torch_fn : for torch maps, the torch function ``(d,) -> (D,)`` (then ``f`` is None)
     source_files : files of the user's code behind the map (a rule that uses the map reads them)
+    exact_log_mean : ``E[log D]`` under the standard normal latent density, or None if unknown
     """
 
     name: str
@@ -75,6 +76,7 @@ class LatentMap:
     volume: Callable | None = None
     torch_fn: Callable | None = None
     source_files: tuple = ()
+    exact_log_mean: float | None = None
 
 
 # ---------------------------------------------------------------- toy
@@ -170,6 +172,18 @@ def _stereographic_jac(z, p, J):
 EULER_GAMMA = 0.57721566490153286061
 
 
+def _exponential_integral_half() -> float:
+    """``E_1(1/2) = -gamma - ln(1/2) - sum_k (-1/2)^k / (k k!)``, to the last bit in 25 terms."""
+    x = 0.5
+    return -EULER_GAMMA - math.log(x) - sum((-x) ** k / (k * math.factorial(k)) for k in range(1, 26))
+
+
+def stereographic_exact_log_mean() -> float:
+    """``E[log D] = log 4 - 2 E[log(1 + t)]`` with ``t = |z|^2`` Exponential of mean 2, and
+    ``E[log(1 + t)] = int_0^inf e^(-t/2) / (1 + t) dt = e^(1/2) E_1(1/2)`` (by parts)."""
+    return math.log(4.0) - 2.0 * math.sqrt(math.e) * _exponential_integral_half()
+
+
 def stereographic_exact_mean() -> float:
     """``E[4 / (1 + |z|^2)^2]`` for ``z ~ N(0, I_2)`` in closed form, ``2 - sqrt(e) E_1(1/2)``.
 
@@ -179,10 +193,7 @@ def stereographic_exact_mean() -> float:
     ``x = 1/2``. (No scipy: the config check builds this map, and ``scipy.integrate`` costs a second
     to import.)
     """
-    x = 0.5
-    series = sum((-x) ** k / (k * math.factorial(k)) for k in range(1, 26))
-    e1 = -EULER_GAMMA - math.log(x) - series
-    return 2.0 - math.sqrt(math.e) * e1
+    return 2.0 - math.sqrt(math.e) * _exponential_integral_half()
 
 
 BUILTIN_PARAMETERS = {"toy": (), "linear": ("matrix",), "helix": ("c",), "stereographic": (), "mlp": ("latent_dim", "data_dim", "hidden")}
@@ -222,7 +233,8 @@ def builtin_map(name: str, params: dict | None = None, key: str = "params") -> L
     """
     params = _check_parameters(name, params, key)
     if name == "toy":
-        return LatentMap("toy", 2, 3, _toy, np.zeros(0), _toy_jac, 2.0, lambda Z: (Z**2).sum(axis=1))
+        # D = |z|^2 is chi-squared with 2 degrees of freedom: E[log D] = log 2 + digamma(1) = log 2 - gamma
+        return LatentMap("toy", 2, 3, _toy, np.zeros(0), _toy_jac, 2.0, lambda Z: (Z**2).sum(axis=1), exact_log_mean=math.log(2.0) - EULER_GAMMA)
     if name == "linear":
         if "matrix" not in params:
             raise InputError(f"config key {key}: map 'linear' needs matrix, a D x d list of rows")
@@ -235,15 +247,16 @@ def builtin_map(name: str, params: dict | None = None, key: str = "params") -> L
         if A.ndim != 2 or A.shape[0] < A.shape[1] or not np.all(np.isfinite(A)):
             raise InputError(f"config key {key}.matrix: must be a finite D x d matrix with D >= d, found shape {A.shape}")
         value = float(np.sqrt(max(np.linalg.det(A.T @ A), 0.0)))
-        return LatentMap("linear", A.shape[1], A.shape[0], _linear, A.ravel().copy(), _linear_jac, value, lambda Z: np.full(len(Z), value))
+        return LatentMap("linear", A.shape[1], A.shape[0], _linear, A.ravel().copy(), _linear_jac, value, lambda Z: np.full(len(Z), value),
+                         exact_log_mean=math.log(value) if value > 0 else None)
     if name == "helix":
         c = _number(params.get("c", 1.0), f"{key}.c")
         value = float(np.sqrt(1.0 + c * c))
-        return LatentMap("helix", 1, 3, _helix, np.array([c]), _helix_jac, value, lambda Z: np.full(len(Z), value))
+        return LatentMap("helix", 1, 3, _helix, np.array([c]), _helix_jac, value, lambda Z: np.full(len(Z), value), exact_log_mean=math.log(value))
     if name == "stereographic":
         return LatentMap(
             "stereographic", 2, 3, _stereographic, np.zeros(0), _stereographic_jac, stereographic_exact_mean(),
-            lambda Z: 4.0 / (1.0 + (Z**2).sum(axis=1)) ** 2,
+            lambda Z: 4.0 / (1.0 + (Z**2).sum(axis=1)) ** 2, exact_log_mean=stereographic_exact_log_mean(),
         )
     raise InputError(f"unknown built-in map {name!r}; built-in maps are {', '.join(repr(m) for m in BUILTIN_MAPS + TORCH_BUILTIN_MAPS)}")
 

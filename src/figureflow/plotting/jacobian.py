@@ -14,60 +14,124 @@ from matplotlib import cm, colors
 
 from figureflow.plotting.style import finish_figure, house_figure
 
-__all__ = ["ESTIMATOR_NAMES", "draw_error_vs_n", "plot_error_vs_n", "draw_volume_grid", "plot_volume_grid", "draw_image_coloured",
+__all__ = ["ESTIMATOR_NAMES", "QUANTITY_NAMES", "of_quantity", "heavy_tail_note", "draw_error_vs_n", "plot_error_vs_n", "draw_volume_grid", "plot_volume_grid", "draw_image_coloured",
            "plot_image_coloured", "featured_map", "paper_figure"]
 
 #: how estimators are named in legends
 ESTIMATOR_NAMES = {"mc": "Monte Carlo", "rqmc": "randomized QMC"}
 
 
-def draw_error_vs_n(ax, table: pd.DataFrame, legend: bool = True) -> pd.DataFrame:
-    """Draw |estimate - exact| (or the standard error where ``exact`` is unknown) against ``n`` on
-    ``ax``, log-log, per estimator, with the standard errors dotted and ``c n^(-1/2)`` dashed
-    through the first plain Monte Carlo point. Returns the numbers drawn (one row per point)."""
+#: what a quantity is called on axes and in legends
+QUANTITY_NAMES = {"D": "E[D]", "log_D": "E[log D]"}
+
+
+def of_quantity(table: pd.DataFrame, quantity: str = "D") -> pd.DataFrame:
+    """The rows of one quantity (``D`` or ``log_D``); a table from before the ``quantity`` column
+    holds ``E[D]`` alone."""
+    if "quantity" not in table:
+        return table if quantity == "D" else table.iloc[0:0]
+    return table[table["quantity"] == quantity]
+
+
+def heavy_tail_note(table: pd.DataFrame) -> str:
+    """One sentence on the rows whose tail diagnostic is not ``ok`` (empty when all are): per
+    quantity, the range of Pareto k-hat and the sample sizes at which the variance, or the mean,
+    looks infinite (no interval, or no estimate, was written)."""
+    if "status" not in table:
+        return ""
+    status = table["status"].fillna("ok")
+    bad = table[status != "ok"]
+    if bad.empty:
+        return ""
+    parts = []
+    for quantity, rows in bad.groupby("quantity", sort=False):
+        k = pd.to_numeric(rows["pareto_k"], errors="coerce")
+        sizes = []
+        for which, words in (("infinite_variance", "the variance looks infinite (no interval)"), ("infinite_mean", "the mean looks infinite (no estimate)")):
+            at = sorted(rows.loc[rows["status"] == which, "n_samples"].unique())
+            if at:
+                sizes.append(f"{words} at n = {', '.join(f'{int(v):,}' for v in at)}")
+        k_text = "D = 0 at some points" if k.isna().all() else (f"Pareto k-hat {k.min():.2f}" if k.min() == k.max() else f"Pareto k-hat {k.min():.2f} to {k.max():.2f}")
+        parts.append(f"{QUANTITY_NAMES.get(quantity, quantity)}: {k_text}; " + "; ".join(sizes))
+    return "Heavy tail. " + ". ".join(parts) + "."
+
+
+def draw_error_vs_n(ax, table: pd.DataFrame, legend: bool = True, quantity: str = "D") -> pd.DataFrame:
+    """Draw |estimate - exact| (or the standard error where ``exact`` is unknown) of ``quantity``
+    (``D`` or ``log_D``) against ``n`` on ``ax``, log-log, per estimator, with the standard errors
+    dotted and ``c n^(-1/2)`` dashed through the first plain Monte Carlo point. A row whose tail
+    diagnostic is not ``ok`` has no standard error: where the exact value is known its error is
+    drawn as a hollow red marker, and a red sentence under the plot says why (:func:`heavy_tail_note`).
+    Returns the numbers drawn (one row per point, with ``pareto_k`` and ``status``)."""
+    table = of_quantity(table, quantity)
     exact = pd.to_numeric(table["exact"], errors="coerce")
-    known = bool(exact.notna().all())
+    known = bool(exact.notna().all()) and len(table) > 0
+    status = table["status"].fillna("ok") if "status" in table else pd.Series("ok", index=table.index)
     drawn = []
     for k, (estimator, rows) in enumerate(table.groupby("estimator", sort=False)):
         rows = rows.sort_values("n_samples")
         n = rows["n_samples"].to_numpy(dtype=float)
         name = ESTIMATOR_NAMES.get(estimator, estimator)
         err = np.maximum(np.abs(rows["estimate"].to_numpy() - exact.loc[rows.index].to_numpy()), 1e-16) if known else np.full(len(n), np.nan)
+        heavy = (status.loc[rows.index] != "ok").to_numpy()
         if known:  # an exact hit would vanish from log axes: floored at 1e-16
-            ax.loglog(n, err, marker="o", markersize=3, color=f"C{k}", label=f"{name} |error|")
+            ax.loglog(n, np.where(heavy, np.nan, err), marker="o", markersize=3, color=f"C{k}", label=f"{name} |error|")
             ax.loglog(n, rows["std_error"], linestyle=":", color=f"C{k}", label=f"{name} std. error")
+            if heavy.any():
+                ax.loglog(n[heavy], err[heavy], linestyle="none", marker="o", markersize=5, markerfacecolor="none", markeredgecolor="tab:red",
+                          label="no interval (heavy tail)" if not any(line.get_label() == "no interval (heavy tail)" for line in ax.lines) else None)
         else:
             ax.loglog(n, rows["std_error"], marker="o", markersize=3, color=f"C{k}", label=f"{name} std. error")
         drawn.append(pd.DataFrame({"estimator": name, "n_samples": rows["n_samples"].to_numpy(), "estimate": rows["estimate"].to_numpy(),
-                                   "exact": exact.loc[rows.index].to_numpy(), "abs_error": err, "std_error": rows["std_error"].to_numpy()}))
-    first = table.sort_values("n_samples")
-    anchor = first[first["estimator"] == "mc"].iloc[0] if (first["estimator"] == "mc").any() else first.iloc[0]
-    n_all = np.sort(table["n_samples"].unique()).astype(float)
-    ax.loglog(n_all, anchor["std_error"] * np.sqrt(anchor["n_samples"] / n_all), color="0.6", linestyle="--", label=r"$\propto n^{-1/2}$")
+                                   "exact": exact.loc[rows.index].to_numpy(), "abs_error": err, "std_error": rows["std_error"].to_numpy(),
+                                   "pareto_k": rows["pareto_k"].to_numpy() if "pareto_k" in rows else np.nan,
+                                   "status": status.loc[rows.index].to_numpy()}))
+    ok = table[(status == "ok") & (pd.to_numeric(table["std_error"], errors="coerce") > 0)].sort_values("n_samples")
+    if len(ok):
+        anchor = ok[ok["estimator"] == "mc"].iloc[0] if (ok["estimator"] == "mc").any() else ok.iloc[0]
+        n_all = np.sort(table["n_samples"].unique()).astype(float)
+        ax.loglog(n_all, anchor["std_error"] * np.sqrt(anchor["n_samples"] / n_all), color="0.6", linestyle="--", label=r"$\propto n^{-1/2}$")
+    note = heavy_tail_note(table)
+    if note:  # under the axes, wrapped to their width
+        import textwrap
+
+        ax.text(0.0, -0.27, textwrap.fill(note, 70), transform=ax.transAxes, fontsize=5.5, color="tab:red", va="top", ha="left")
+    what = QUANTITY_NAMES.get(quantity, quantity)
     ax.set_xlabel("samples n")
-    ax.set_ylabel("|estimate - exact|" if known else "standard error")
+    ax.set_ylabel(f"|estimate - exact| of {what}" if known else f"standard error of {what}")
     if legend:
         ax.legend()
+    if not drawn:
+        return pd.DataFrame(columns=["estimator", "n_samples", "estimate", "exact", "abs_error", "std_error", "pareto_k", "status"])
     return pd.concat(drawn, ignore_index=True)
 
 
 @house_figure
 def plot_error_vs_n(table: pd.DataFrame, title: str | None = None):
     """|estimate - exact| against the number of samples, log-log, per estimator, with ``n^(-1/2)``
-    (:func:`draw_error_vs_n`).
+    (:func:`draw_error_vs_n`): ``E[D]`` on the left, ``E[log D]`` on the right (when the table
+    has it).
 
-    ``table`` has columns ``estimator``, ``n_samples``, ``estimate``, ``std_error``, ``exact``.
-    Where ``exact`` is unknown (NaN), the standard error is drawn instead. The reference line
-    ``c n^(-1/2)`` passes through the first plain Monte Carlo point (or the first point).
+    ``table`` has columns ``quantity``, ``estimator``, ``n_samples``, ``estimate``, ``std_error``,
+    ``exact``, ``pareto_k`` and ``status``. Where ``exact`` is unknown (NaN), the standard error is
+    drawn instead. The reference line ``c n^(-1/2)`` passes through the first plain Monte Carlo
+    point (or the first point) whose tail is ``ok``. Rows with another status are marked and named
+    under the plot, and the title says so.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = plt.subplots(figsize=(3.8, 3.0))
-    draw_error_vs_n(ax, table, legend=False)
-    ax.legend(fontsize=6)
-    return finish_figure(fig, title, ax)
+    quantities = [q for q in ("D", "log_D") if len(of_quantity(table, q))]
+    fig, axes = plt.subplots(1, len(quantities), figsize=(3.8 * len(quantities), 3.0), squeeze=False)
+    for ax, quantity in zip(axes[0], quantities):
+        draw_error_vs_n(ax, table, legend=False, quantity=quantity)
+        ax.legend(fontsize=6)
+        if len(quantities) > 1:
+            ax.set_title(QUANTITY_NAMES[quantity], fontsize=8)
+    if heavy_tail_note(table) and title:
+        title = f"{title} (heavy tail: see the note)"
+    return finish_figure(fig, title, axes[0][0] if len(quantities) == 1 else None)
 
 
 def draw_volume_grid(ax, axis: np.ndarray, values: np.ndarray, latent_dim: int, colorbar: bool = True):
@@ -148,7 +212,7 @@ def featured_map(maps, tables: dict, grids: dict, chosen: str | None = None) -> 
         return chosen
 
     def known(m):
-        return bool(pd.to_numeric(tables[m]["exact"], errors="coerce").notna().all())
+        return bool(pd.to_numeric(of_quantity(tables[m])["exact"], errors="coerce").notna().all())
 
     surface = [m for m in maps if known(m) and np.ndim(grids[m].get("image_points")) == 3]
     return (surface or [m for m in maps if known(m)] or list(maps))[0]
@@ -179,11 +243,12 @@ def paper_figure(inputs, options):
     figure["a"].legend(loc="lower left", handlelength=1.2)
     largest = drawn[drawn["n_samples"] == drawn["n_samples"].max()]
     at_n = "; ".join(f"{r.estimator} {r.estimate:.6g} +- {r.std_error:.2g}" for r in largest.itertuples())
-    exact = float(pd.to_numeric(table["exact"], errors="coerce").iloc[0])
+    exact = float(pd.to_numeric(of_quantity(table)["exact"], errors="coerce").iloc[0])
     what = f"|estimate - exact| of E[D] for map {m} (exact {exact:.6g})" if np.isfinite(exact) else f"Standard error of E[D] for map {m} (no exact value)"
+    note = heavy_tail_note(of_quantity(table))
     figure.record("a", drawn, f"{what} against the number of samples n, by plain Monte Carlo and randomized quasi-Monte Carlo "
                   f"(scrambled Sobol points); dotted, standard errors; dashed, a line proportional to n^-1/2; at n = {int(largest['n_samples'].iloc[0]):,}: "
-                  f"{at_n} (estimate +- standard error)")
+                  f"{at_n} (estimate +- standard error)" + (f". {note}" if note else ""))
 
     axis, volume, d = grid["axis"], np.asarray(grid["volume"]), int(grid["latent_dim"])
     image = draw_volume_grid(figure["b"], axis, volume, d, colorbar=False)
@@ -216,9 +281,14 @@ def paper_figure(inputs, options):
         figure["c"].set_axis_off()
         figure.record("c", pd.DataFrame({"note": [f"map {m} does not map into 3 dimensions"]}), f"Map {m} does not map into 3 dimensions; no image is drawn")
 
-    rows, constant = [], []
+    rows, constant, heavy = [], [], []
     for k, name in enumerate(maps):
-        t = tables[name].sort_values("n_samples")
+        t = of_quantity(tables[name]).sort_values("n_samples")
+        if heavy_tail_note(t):
+            heavy.append(name)
+        t = t[pd.to_numeric(t["std_error"], errors="coerce").notna()]
+        if t.empty:
+            continue
         rel_all = (t["std_error"] / t["estimate"].abs()).to_numpy()
         if np.all(rel_all < 1e-12):  # D constant over the latent space: every sample gives E[D] exactly
             constant.append(name)
@@ -236,15 +306,24 @@ def paper_figure(inputs, options):
     figure["d"].set_ylabel("standard error / estimate")
     figure["d"].legend(loc="lower left", ncol=1)
     for name in maps:
-        t = tables[name]
-        top = t[t["n_samples"] == t["n_samples"].max()]
-        row = (top[top["estimator"] == "rqmc"] if (top["estimator"] == "rqmc").any() else top).iloc[0]
-        truth = float(pd.to_numeric(pd.Series([row["exact"]]), errors="coerce").iloc[0])
-        figure.headline(f"E[D] of map {name}", row["estimate"], truth if np.isfinite(truth) else None, row["ci_low"], row["ci_high"],
-                        "95% interval", f"{ESTIMATOR_NAMES.get(row['estimator'], row['estimator'])}, n = {int(row['n_samples']):,}")
+        for quantity in ("D", "log_D"):
+            t = of_quantity(tables[name], quantity)
+            if t.empty:
+                continue
+            top = t[t["n_samples"] == t["n_samples"].max()]
+            row = (top[top["estimator"] == "rqmc"] if (top["estimator"] == "rqmc").any() else top).iloc[0]
+            truth = float(pd.to_numeric(pd.Series([row["exact"]]), errors="coerce").iloc[0])
+            status = row["status"] if "status" in row and isinstance(row["status"], str) else "ok"
+            k = float(row["pareto_k"]) if "pareto_k" in row else float("nan")
+            tail = "" if status == "ok" else (f"; Pareto k-hat {k:.2f}" if np.isfinite(k) else "") + f"; {status.replace('_', ' ')}: no interval"
+            figure.headline(f"{QUANTITY_NAMES[quantity]} of map {name}", row["estimate"], truth if np.isfinite(truth) else None, row["ci_low"], row["ci_high"],
+                            "95% interval", f"{ESTIMATOR_NAMES.get(row['estimator'], row['estimator'])}, n = {int(row['n_samples']):,}{tail}")
     drawn_maps = [name for name in maps if name not in constant]
     note = (f"; {', '.join(constant)} {'has' if len(constant) == 1 else 'have'} a constant D, which every estimator gives exactly (not drawn)"
             if constant else "")
+    if heavy:
+        note += (f"; {', '.join(heavy)} {'has' if len(heavy) == 1 else 'have'} a heavy-tailed D (Pareto k-hat at least 0.5): "
+                 "only the sample sizes with a finite-variance diagnostic are drawn, and E[log D] is the number to report")
     figure.record("d", pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["map", "estimator", "n_samples", "relative_std_error"]),
                   f"Relative standard error of E[D] against n for the maps {', '.join(drawn_maps)}; dashed, plain Monte Carlo; solid, randomized "
                   f"quasi-Monte Carlo{note}")

@@ -48,7 +48,10 @@ def imported_names(path: Path, package: str | None = None) -> set[str]:
 
 
 def import_graph(root: Path = SRC, top: str = "figureflow") -> dict[str, set[str]]:
-    """``{module: modules of the package it imports}``; importing ``a.b.c`` also imports ``a`` and ``a.b``."""
+    """``{module: modules of the package it imports}``; importing ``a.b.c`` also imports ``a`` and ``a.b``,
+    except a package that contains the importer (``a.b.d`` importing its sibling ``a.b.c`` depends on
+    ``a.b.c``, not on ``a.b``'s face, which Python ran before ``a.b.d``); an explicit ``from a.b import x``
+    still depends on ``a.b``."""
     graph = {}
     for path in sorted((root / top).rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
@@ -59,9 +62,11 @@ def import_graph(root: Path = SRC, top: str = "figureflow") -> dict[str, set[str
             if imported.split(".")[0] != top:
                 continue
             pieces = imported.split(".")
-            for k in range(1, len(pieces) + 1):  # the module and every package above it
-                if module_path(".".join(pieces[:k]), root):
-                    targets.add(".".join(pieces[:k]))
+            modules = [".".join(pieces[:k]) for k in range(1, len(pieces) + 1) if module_path(".".join(pieces[:k]), root)]
+            for module in modules:  # the module and every package above it...
+                if module != modules[-1] and name.startswith(module + "."):
+                    continue  # ...but a package above the importer itself, which Python has run before the importer
+                targets.add(module)
         graph[name] = targets - {name}
     return graph
 
@@ -150,11 +155,24 @@ def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function(tmp_p
     (package / "sub" / "maker.py").write_text("from pkg.registry import KINDS\n")
     (package / "registry.py").write_text("KINDS = {}\n\ndef resolve():\n    from pkg.sub import maker\n")
     graph = import_graph(tmp_path, "pkg")
-    assert graph["pkg.sub.maker"] == {"pkg", "pkg.registry"}
-    assert graph["pkg.registry"] == {"pkg", "pkg.sub", "pkg.sub.maker"}
+    assert graph["pkg.sub.maker"] == {"pkg.registry"}  # pkg, above maker, ran before it
+    assert graph["pkg.registry"] == {"pkg.sub", "pkg.sub.maker"}
     assert find_cycle(graph) == ["pkg.registry", "pkg.sub.maker", "pkg.registry"]
     (package / "sub" / "maker.py").write_text("KIND = 'maker'\n")
     assert find_cycle(import_graph(tmp_path, "pkg")) is None
+
+
+def test_a_package_face_that_re_exports_its_modules_is_no_cycle_but_a_module_importing_the_face_is(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from pkg.sub.a import A\nfrom pkg.sub.b import B\n")
+    (package / "sub" / "a.py").write_text("A = 1\n")
+    (package / "sub" / "b.py").write_text("from pkg.sub.a import A\nB = A + 1\n")
+    graph = import_graph(tmp_path, "pkg")
+    assert graph["pkg.sub.b"] == {"pkg.sub.a"} and find_cycle(graph) is None
+    (package / "sub" / "b.py").write_text("from pkg.sub import A\nB = A + 1\n")  # through the face: a real cycle
+    assert find_cycle(import_graph(tmp_path, "pkg")) == ["pkg.sub", "pkg.sub.b", "pkg.sub"]
 
 
 def test_map_makers_do_not_import_the_registry_above_them():

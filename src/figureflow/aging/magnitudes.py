@@ -1,39 +1,6 @@
-"""Aging magnitudes: how far old cells of a type have moved from young ones, against a null.
+"""Aging magnitudes: OT distances between old and young cells of a type, against the young-young and old-old nulls.
 
-For one cell type with young cells ``Y`` and old cells ``O`` in an embedding (rows are cells),
-each bootstrap draws samples of ``n`` cells and computes optimal transport distances with uniform
-weights and Euclidean ground cost (earth mover's distance, ``W_1``):
-
-* ``old_young = W(O_a, Y_a)``, the change with age;
-* ``null_young = W(Y_a, Y_b)`` and ``null_old = W(O_a, O_b)``, the distance between two samples
-  of one age group: what sampling alone gives;
-* ``magnitude = old_young / max(null_young, null_old)``: about 1 for a cell type that did not
-  change, larger the more it did (Kimmel et al. 2019, the murine aging cell atlas).
-
-**Sampling.** ``sampling="disjoint"`` (the default) shuffles each group and splits it, so the two
-samples of a null share no cell and ``n <= floor(group size / 2)``. ``sampling="reference"`` is
-the published code's: each sample is drawn independently from its group (``n`` = 500, or 0.8 x
-the smaller group), so the two samples of a null overlap; shared cells match at zero cost, the
-null shrinks and a cell type that did not change scores above 1. It is kept, documented as
-biased, to compare with published tables.
-
-**Trajectories.** Gene programs are found by NMF on the normalized expression (highly variable
-genes); a cell type's aging trajectory is the vector from its young cells' mean program usage to
-its old cells' mean; two cell types age alike when the cosine of their vectors is near 1
-(:func:`aging_trajectories`, with a bootstrap interval over cells).
-
-**Metrics.** ``emd``: the exact distance. Between equal-size samples with uniform weights, an
-optimal plan is a permutation (Birkhoff), so ``W = min over assignments of the mean matched
-cost``, solved by :func:`scipy.optimize.linear_sum_assignment` (the fastest exact solver here;
-:func:`emd_distance_pot` solves the same problem with POT's network simplex, the reference of
-the tests). ``sinkhorn`` (entropic OT, POT), ``sliced`` (sliced ``W_1``, POT) and ``energy``
-(the energy distance ``2 E|X-Y| - E|X-X'| - E|Y-Y'|``, as in pertpy's E-distance) are faster
-approximations with different scales (entropic OT is biased above ``W_1``, sliced ``W_1`` lies
-below it); magnitudes are ratios, so they compare.
-
-Every sample comes from the stream ``figureflow.seeding`` gives for (dataset, cell type):
-bootstrap ``b`` uses that stream's ``b``-th child, so results do not depend on the number of
-threads or on how cell types are split across jobs.
+See the package's docstring (:mod:`figureflow.aging`) for the method, the sampling and the metrics.
 """
 
 from __future__ import annotations
@@ -46,41 +13,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from figureflow.io import InputError, describe
+from figureflow.io import InputError
 from figureflow.seeding import seed_sequence, spawn_generators
 
-__all__ = [
-    "METRICS",
-    "SAMPLINGS",
-    "exact_ot_distance",
-    "emd_distance_pot",
-    "ot_distance",
-    "sample_size",
-    "draw_samples",
-    "Samples",
-    "aging_bootstraps",
-    "summarize_bootstraps",
-    "MAGNITUDE_COLUMNS",
-    "BOOTSTRAP_COLUMNS",
-    "embedding_by_age",
-    "cell_type_magnitude",
-    "dataset_magnitudes",
-    "bootstrap_options",
-    "transport_plan",
-    "planted_shifts",
-    "gather_magnitudes",
-    "gather_bootstraps",
-    "strongest_cell_type",
-    "cell_type_wildcards",
-    "aging_datasets",
-    "cell_type_job_mb",
-    "check_config",
-    "TRAJECTORY_COLUMNS",
-    "program_usage",
-    "aging_vectors",
-    "aging_trajectories",
-    "planted_cosines",
-]
+__all__ = ["METRICS", "SAMPLINGS", "SINKHORN_REG", "SLICED_PROJECTIONS", "exact_ot_distance", "emd_distance_pot", "ot_distance", "sample_size", "Samples", "draw_samples", "aging_bootstraps", "summarize_bootstraps", "MAGNITUDE_COLUMNS", "BOOTSTRAP_COLUMNS", "embedding_by_age", "cell_type_magnitude", "bootstrap_options", "cell_type_stream", "dataset_magnitudes", "transport_plan", "planted_shifts", "gather_magnitudes", "gather_bootstraps", "strongest_cell_type"]
+
 
 METRICS = ("emd", "sinkhorn", "sliced", "energy")
 SAMPLINGS = ("disjoint", "reference")
@@ -447,94 +384,6 @@ def transport_plan(young: np.ndarray, old: np.ndarray, stream: np.random.SeedSeq
     return {"young": Y, "old": O, "match": match, "young_2d": (Y - center) @ axes.T, "old_2d": (O - center) @ axes.T}
 
 
-def cell_type_wildcards(cell_types) -> dict[str, str]:
-    """``{wildcard: cell type}``: a file-name-safe name for each cell type (``CD4+ T`` -> ``CD4_T``),
-    made unique with a numeric suffix where two names would collide."""
-    import re
-
-    out = {}
-    for name in cell_types:
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_-") or "cell_type"
-        candidate, k = slug, 2
-        while candidate in out:
-            candidate, k = f"{slug}_{k}", k + 1
-        out[candidate] = str(name)
-    return out
-
-
-def cell_type_job_mb(n_cells: int, n_dims: int = 50) -> int:
-    """What an ``aging_cell_type`` or ``aging_magnitudes`` job asks for (SLURM's --mem), in MB, for a
-    dataset of ``n_cells`` cells: 500 for the interpreter and its libraries, and twice the
-    annotations it reads (:func:`figureflow.data.ingest.read_h5ad_annotations`: an embedding of up to
-    ``n_dims`` float64 columns and about 100 bytes of obs per cell). The bootstraps' own work
-    (``n_per_sample`` squared distances) is a few MB whatever the dataset's size. Measured peaks:
-    160 MB at 20,000 cells."""
-    return int(np.ceil(500 + 2 * int(n_cells) * (8 * int(n_dims) + 100) / 1e6))
-
-
-def aging_datasets(config) -> list[str]:
-    """Datasets the aging analysis runs on: ``aging.datasets``, or every dataset that knows its young
-    and old cells (simulated ones, and h5ad datasets with ``young`` and ``old``)."""
-    chosen = config.get("aging", {}).get("datasets")
-    if chosen is not None:
-        return list(chosen)
-    return [name for name, spec in config.get("datasets", {}).items() if "simulate" in spec or (spec.get("young") and spec.get("old"))]
-
-
-def check_config(config, data_facts: dict) -> dict:
-    """The ``aging`` section: its datasets exist and know their young and old cells.
-
-    ``data_facts`` is what :func:`figureflow.data.checks.check_config` learnt (each dataset's cell
-    types). Returns ``{dataset: {wildcard: cell type}}`` for every dataset the analysis runs on.
-
-    Raises
-    ------
-    InputError
-        Naming ``aging.datasets`` and the dataset that is unknown or has no young/old labels.
-    """
-    datasets = data_facts.get("datasets", {})
-    facts = {}
-    for name in aging_datasets(config):
-        if name not in datasets:
-            raise InputError(f"config key aging.datasets names '{name}', which is not in datasets; datasets are {describe(list(datasets))}")
-        if not datasets[name]["ages"]:
-            raise InputError(
-                f"config key aging.datasets names '{name}', whose young and old cells are unknown; "
-                f"set datasets.{name}.young and datasets.{name}.old to its age labels"
-            )
-        embedding = config.get("aging", {}).get("embedding", "X_pca")
-        n_dims = config.get("aging", {}).get("n_dims")
-        if not datasets[name].get("processed"):
-            preprocess = config.get("preprocess", {})
-            made = {"X_pca": preprocess.get("n_pcs", 30)}
-            if preprocess.get("umap", True):
-                made["X_umap"] = 2
-            if embedding not in made:
-                raise InputError(
-                    f"config key aging.embedding is '{embedding}', which preprocessing does not make for dataset '{name}'; "
-                    f"it makes {describe(sorted(made))}"
-                )
-            if n_dims is not None and n_dims > made[embedding]:
-                raise InputError(
-                    f"config key aging.n_dims is {n_dims}, but obsm['{embedding}'] of dataset '{name}' will have "
-                    f"{made[embedding]} dimensions" + (" (preprocess.n_pcs)" if embedding == "X_pca" else "")
-                )
-        else:
-            if embedding not in datasets[name]["obsm"]:
-                raise InputError(
-                    f"config key aging.embedding is '{embedding}', which processed dataset '{name}' does not have in obsm; "
-                    f"its obsm keys are {describe(datasets[name]['obsm'])}"
-                )
-            if datasets[name]["x_min"] < 0:
-                raise InputError(
-                    f"dataset '{name}' is processed with a scaled X (values down to {datasets[name]['x_min']:.3g}); aging "
-                    "trajectories need non-negative normalized expression (NMF): give the normalized X, or leave the "
-                    "dataset out of aging.datasets"
-                )
-        facts[name] = cell_type_wildcards(datasets[name]["cell_types"])
-    return facts
-
-
 def planted_shifts(adata) -> dict[str, float] | None:
     """``{cell type: planted aging shift}`` of a simulated dataset (``uns["truth"]``), else None."""
     truth = adata.uns.get("truth")
@@ -565,112 +414,3 @@ def strongest_cell_type(table: pd.DataFrame) -> str | None:
 
 
 #: the columns of ``trajectories.tsv``, one row per pair of cell types
-TRAJECTORY_COLUMNS = ["cell_type_a", "cell_type_b", "cosine", "ci_low", "ci_high"]
-
-
-def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> np.ndarray:
-    """Each cell's usage of ``n_programs`` gene programs: NMF of the normalized expression ``X``
-    (``var["highly_variable"]`` genes when marked), ``X ~ W H`` with ``W, H >= 0``; returns ``W``.
-
-    The NMF starts from nndsvda with its random state drawn from the seed's stream for the dataset;
-    ``n_programs`` is capped at the numbers of cells and genes. It runs with BLAS on one thread: a
-    multithreaded product differs in its last bits from a single-threaded one, and the NMF's 500
-    iterations carried that into the cosines (1e-13 between 1 and 2 threads), so the table would
-    have depended on ``--cores``.
-
-    Raises
-    ------
-    InputError
-        If ``X`` has negative or non-finite values (NMF needs non-negative expression; a scaled
-        ``X`` is not), naming the dataset.
-    """
-    from sklearn.decomposition import NMF
-
-    X = adata.X
-    if "highly_variable" in adata.var:
-        X = X[:, adata.var["highly_variable"].to_numpy(dtype=bool)]
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-    X = np.asarray(X, dtype=float)
-    if not np.isfinite(X).all() or X.min() < 0:
-        raise InputError(
-            f"dataset '{dataset}': aging trajectories need non-negative normalized expression in X (for NMF), "
-            f"found values from {np.nanmin(X):.3g}; a scaled or centred X cannot be used"
-        )
-    state = int(seed_sequence(seed, "aging_trajectories", {"dataset": dataset}).generate_state(1)[0] % (2**31 - 1))
-    n_programs = min(n_programs, *X.shape)  # nndsvda needs no more programs than cells or genes
-    with warnings.catch_warnings(), threadpool_limits(1):
-        warnings.filterwarnings("ignore", message="Maximum number of iterations", category=Warning)
-        return NMF(n_programs, init="nndsvda", random_state=state, max_iter=500).fit_transform(X)
-
-
-def aging_vectors(usage: np.ndarray, cell_type: np.ndarray, age: np.ndarray, cell_types, rng=None) -> np.ndarray:
-    """Per cell type, mean usage of its old cells minus that of its young cells: ``(types, programs)``.
-
-    With ``rng``, each (cell type, age) group's cells are first resampled with replacement (one
-    bootstrap). A cell type without young or without old cells gets NaN.
-    """
-    out = np.full((len(cell_types), usage.shape[1]), np.nan)
-    for i, t in enumerate(cell_types):
-        means = []
-        for label in ("old", "young"):
-            rows = np.flatnonzero((cell_type == t) & (age == label))
-            if rows.size == 0:
-                break
-            if rng is not None:
-                rows = rows[rng.integers(rows.size, size=rows.size)]
-            means.append(usage[rows].mean(axis=0))
-        if len(means) == 2:
-            out[i] = means[0] - means[1]
-    return out
-
-
-def _cosines(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = np.divide(vectors, norms, out=np.full_like(vectors, np.nan), where=norms > 0)
-    return unit @ unit.T
-
-
-def aging_trajectories(
-    adata, dataset: str, seed: int, n_programs: int = 20, bootstraps: int = 100, cell_types=None, level: float = 0.95
-) -> pd.DataFrame:
-    """Cosine similarity of every pair of cell types' aging trajectories in program space.
-
-    Returns :data:`TRAJECTORY_COLUMNS`, one row per pair ``a < b`` (in the order of ``cell_types``,
-    default sorted): the cosine on all cells and its ``level`` percentile interval over
-    ``bootstraps`` resamplings of the cells (programs fixed). NaN where a type lacks an age group.
-    """
-    usage = program_usage(adata, dataset, n_programs, seed)
-    cell_type = adata.obs["cell_type"].astype(str).to_numpy()
-    age = adata.obs["age"].astype(str).to_numpy()
-    if cell_types is None:
-        cell_types = sorted(adata.obs["cell_type"].dropna().astype(str).unique())
-    cos = _cosines(aging_vectors(usage, cell_type, age, cell_types))
-    stream = seed_sequence(seed, "aging_trajectories", {"dataset": dataset, "part": "bootstrap"})
-    boot = np.array([_cosines(aging_vectors(usage, cell_type, age, cell_types, rng)) for rng in spawn_generators(stream, bootstraps)])
-    tail = 100 * (1 - level) / 2
-    a, b = np.triu_indices(len(cell_types), k=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pairs
-        low, high = np.nanpercentile(boot, tail, axis=0), np.nanpercentile(boot, 100 - tail, axis=0)
-    return pd.DataFrame({
-        "cell_type_a": np.asarray(cell_types)[a], "cell_type_b": np.asarray(cell_types)[b],
-        "cosine": cos[a, b], "ci_low": low[a, b], "ci_high": high[a, b],
-    })
-
-
-def planted_cosines(adata, table: pd.DataFrame) -> np.ndarray | None:
-    """For simulated data, the cosine of each pair's planted aging directions (NaN where a planted
-    shift is 0: that type has no trajectory); None without ``uns["truth"]``."""
-    truth = adata.uns.get("truth")
-    if truth is None or "aging_direction" not in truth:
-        return None
-    index = {str(t): i for i, t in enumerate(truth["cell_types"])}
-    directions, shifts = np.asarray(truth["aging_direction"]), np.asarray(truth["aging_shift"])
-    out = []
-    for a, b in zip(table["cell_type_a"], table["cell_type_b"]):
-        i, j = index.get(str(a)), index.get(str(b))
-        if i is None or j is None or shifts[i] == 0 or shifts[j] == 0:
-            out.append(np.nan)
-        else:
-            out.append(float(directions[i] @ directions[j] / (np.linalg.norm(directions[i]) * np.linalg.norm(directions[j]))))
-    return np.array(out)

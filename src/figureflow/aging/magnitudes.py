@@ -16,7 +16,32 @@ from threadpoolctl import threadpool_limits
 from figureflow.io import InputError
 from figureflow.seeding import seed_sequence, spawn_generators
 
-__all__ = ["METRICS", "SAMPLINGS", "SINKHORN_REG", "SLICED_PROJECTIONS", "exact_ot_distance", "emd_distance_pot", "ot_distance", "sample_size", "Samples", "draw_samples", "aging_bootstraps", "summarize_bootstraps", "MAGNITUDE_COLUMNS", "BOOTSTRAP_COLUMNS", "embedding_by_age", "cell_type_magnitude", "bootstrap_options", "cell_type_stream", "dataset_magnitudes", "transport_plan", "planted_shifts", "gather_magnitudes", "gather_bootstraps", "strongest_cell_type"]
+__all__ = [
+    "METRICS",
+    "SAMPLINGS",
+    "SINKHORN_REG",
+    "SLICED_PROJECTIONS",
+    "exact_ot_distance",
+    "emd_distance_pot",
+    "ot_distance",
+    "sample_size",
+    "Samples",
+    "draw_samples",
+    "aging_bootstraps",
+    "summarize_bootstraps",
+    "MAGNITUDE_COLUMNS",
+    "BOOTSTRAP_COLUMNS",
+    "embedding_by_age",
+    "cell_type_magnitude",
+    "bootstrap_options",
+    "cell_type_stream",
+    "dataset_magnitudes",
+    "transport_plan",
+    "planted_shifts",
+    "gather_magnitudes",
+    "gather_bootstraps",
+    "strongest_cell_type",
+]
 
 
 METRICS = ("emd", "sinkhorn", "sliced", "energy")

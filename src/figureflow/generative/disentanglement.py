@@ -20,7 +20,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
-__all__ = ["discretize", "mutual_information_matrix", "mig", "mig_dlib", "score_matrix", "sap", "disentanglement_scores", "SCORES", "baseline_latents", "baseline_scores", "summarize_scores", "BASELINES"]
+__all__ = [
+    "discretize",
+    "mutual_information_matrix",
+    "mig",
+    "mig_dlib",
+    "score_matrix",
+    "sap",
+    "disentanglement_scores",
+    "SCORES",
+    "baseline_latents",
+    "baseline_scores",
+    "summarize_scores",
+    "BASELINES",
+]
 
 BASELINES = ("pca", "fastica")
 

@@ -34,7 +34,16 @@ from figureflow.generative.settings import check_device
 from figureflow.io import RunError, atomic_output
 from figureflow.seeding import seed_sequence
 
-__all__ = ["resolve_device", "replicate_streams", "init_weights", "held_out_split", "normal_noise", "fit", "TrainingDiverged", "diverged_bound"]
+__all__ = [
+    "resolve_device",
+    "replicate_streams",
+    "init_weights",
+    "held_out_split",
+    "normal_noise",
+    "fit",
+    "TrainingDiverged",
+    "diverged_bound",
+]
 
 
 class TrainingDiverged(RunError):

@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["MapCode", "map_code", "compile_fresh_where_numba_cache_is_blind", "is_user_file", "imported_modules", "module_closure"]
+__all__ = [
+    "MapCode",
+    "map_code",
+    "compile_fresh_where_numba_cache_is_blind",
+    "is_user_file",
+    "imported_modules",
+    "module_closure",
+]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ import math
 
 import numpy as np
 
-__all__ = ["tail_size", "TailKeeper", "gpd_fit", "pareto_khat", "tail_status", "STATUS_OK", "STATUS_INFINITE_VARIANCE", "STATUS_INFINITE_MEAN"]
+__all__ = [
+    "tail_size",
+    "TailKeeper",
+    "gpd_fit",
+    "pareto_khat",
+    "tail_status",
+    "STATUS_OK",
+    "STATUS_INFINITE_VARIANCE",
+    "STATUS_INFINITE_MEAN",
+]
 
 STATUS_OK = "ok"
 STATUS_INFINITE_VARIANCE = "infinite_variance"

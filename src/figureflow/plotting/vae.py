@@ -9,7 +9,19 @@ import pandas as pd
 
 from figureflow.plotting.style import categorical_colors, finish_figure, house_figure, subsample_indices
 
-__all__ = ["plot_training_curves", "plot_image_traversal", "plot_image_traversals", "plot_gene_traversal", "plot_latent_space", "plot_comparison", "informative_dimensions", "learned_nothing_note", "draw_scores", "traversal_mosaic", "paper_figure"]
+__all__ = [
+    "plot_training_curves",
+    "plot_image_traversal",
+    "plot_image_traversals",
+    "plot_gene_traversal",
+    "plot_latent_space",
+    "plot_comparison",
+    "informative_dimensions",
+    "learned_nothing_note",
+    "draw_scores",
+    "traversal_mosaic",
+    "paper_figure",
+]
 
 
 def informative_dimensions(kl_per_dim: np.ndarray, n: int) -> np.ndarray:

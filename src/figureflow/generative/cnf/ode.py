@@ -14,7 +14,16 @@ from figureflow.generative.settings import CNF_DEFAULTS as DEFAULTS
 from figureflow.generative.settings import FIXED_STEP_SOLVERS
 from figureflow.io import RunError
 
-__all__ = ["ODESolveError", "EvaluationBudgetExceeded", "solver_options", "integrate", "standard_normal_log_density", "log_density", "sample", "_Dynamics"]
+__all__ = [
+    "ODESolveError",
+    "EvaluationBudgetExceeded",
+    "solver_options",
+    "integrate",
+    "standard_normal_log_density",
+    "log_density",
+    "sample",
+    "_Dynamics",
+]
 
 
 class ODESolveError(RunError):

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from figureflow.jacobian.maps import COMPLEX_STEP
-from figureflow.jacobian.measure import CHUNK, volume_from_jacobian
+from figureflow.jacobian.volume import CHUNK, volume_from_jacobian
 
 # set by figureflow.jacobian.kernel_cache.map_kernels before this text runs
 f = globals().get("f")

@@ -361,7 +361,7 @@ def estimate_table(
                 raise ValueError(f"unknown estimator {estimator!r}; use 'mc' or 'rqmc'")
             for one in (est, est.log_d):
                 if log:
-                    log.info("%s n = %d: E[%s] %.8f +- %.2e, Pareto k-hat %.3f, %s (%.3f s)", estimator, n, one.quantity, one.estimate,
+                    log.info("%s n = %d: E[%s] %.8f +- %.2e, Pareto k-hat %.3f, %s (%.3f s)", estimator, n, "log D" if one.quantity == "log_D" else "D", one.estimate,
                              one.std_error, one.pareto_k, one.status, one.seconds)
                     if one.status != STATUS_OK:
                         log.warning("map %s, %s n = %d: %s", latent.name, estimator, n, status_sentence(one.quantity, one.status, one.pareto_k))

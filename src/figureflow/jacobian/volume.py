@@ -23,7 +23,15 @@ from figureflow.jacobian.kernel_cache import map_kernels
 from figureflow.jacobian.maps import LatentMap
 from figureflow.threads import numba_threads
 
-__all__ = ["CHUNK", "volume_from_jacobian", "jacobians", "volume_elements", "jacobian_memory_mb", "finite_difference_volume_elements", "require_finite"]
+__all__ = [
+    "CHUNK",
+    "volume_from_jacobian",
+    "jacobians",
+    "volume_elements",
+    "jacobian_memory_mb",
+    "finite_difference_volume_elements",
+    "require_finite",
+]
 
 CHUNK = 4096
 

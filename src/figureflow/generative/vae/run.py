@@ -1,328 +1,40 @@
-"""Variational autoencoders with disentangling objectives (torch).
-
-Model: an encoder ``q(z | x) = N(mu(x), diag exp(logvar(x)))``, a prior ``p(z) = N(0, I)`` and a
-decoder ``p(x | z)``, one of the :data:`LIKELIHOODS`:
-
-* ``gaussian``: ``N(x; m(z), exp(2 s))`` per feature, ``s`` a learned log scale per feature;
-* ``nb``: negative binomial on counts with mean ``l * softmax(m(z))`` for the cell's observed
-  library size ``l`` and a learned inverse dispersion per gene (as scVI does); the encoder reads
-  ``log1p`` counts;
-* ``bernoulli``: ``x`` in {0, 1} with logits ``m(z)`` (binary images).
-
-Encoder and decoder are MLPs (``hidden`` sizes, SiLU), or for square images (``architecture:
-conv``) three stride-2 4x4 convolutions (32, 32, 64 channels) and their transposes, or
-(``architecture: burgess``) the pair of Burgess et al. (2018) that disentanglement_lib also uses:
-stride-2 4x4 convolutions of 32 channels down to 4 x 4 pixels (four at 64 x 64, three at
-32 x 32), two dense layers of 256, ReLU, and the mirror image for the decoder.
-
-Objectives, per sample, with ``R = -E_q log p(x | z)`` (one reparameterised draw) and ``KL =
-KL(q(z | x) || p(z))`` in closed form (:func:`kl_standard_normal`):
-
-=============  ====================================================================================
-``vae``        ``R + w KL``                                           (Kingma and Welling 2014)
-``beta``       ``R + w beta KL``                                      (Higgins et al. 2017)
-``capacity``   ``R + gamma |KL - C|``, ``C`` raised linearly from 0 to ``C_max`` nats over
-               ``C_steps`` minibatches                                (Burgess et al. 2018)
-``tc``         ``R + w KL + (beta - 1) TC``, the total correlation ``KL(q(z) || prod_j q(z_j))``
-               estimated by minibatch-weighted sampling              (Chen et al. 2018)
-=============  ====================================================================================
-
-``w`` is the KL warm-up factor, ``min(1, epoch / warmup_epochs)`` (1 without warm-up). Whatever
-the objective, the held-out loss is the negative ELBO ``R + KL`` (the ``vae`` objective), so that
-early stopping and the reported ELBO compare across objectives.
+"""One VAE replicate end to end: its data, the training, what it learned (active units, the constant baseline), the encodings and traversals its figures draw, gathering and saving.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from figureflow.generative.settings import ARCHITECTURES, DEFAULTS, LIKELIHOODS, OBJECTIVES
-from figureflow.generative.training import fit, held_out_split, init_weights, normal_noise, replicate_streams, resolve_device
+from figureflow.generative.settings import DEFAULTS
+from figureflow.generative.training import fit, held_out_split, replicate_streams, resolve_device
+from figureflow.generative.vae.likelihoods import bernoulli_log_likelihood, gaussian_log_likelihood, nb_log_likelihood
+from figureflow.generative.vae.models import VAE, build_vae
+from figureflow.generative.vae.objectives import held_out_terms, objective_terms
 
 __all__ = [
-    "LIKELIHOODS",
-    "OBJECTIVES",
-    "ARCHITECTURES",
-    "DEFAULTS",
-    "kl_standard_normal",
-    "gaussian_log_likelihood",
-    "nb_log_likelihood",
-    "bernoulli_log_likelihood",
-    "total_correlation",
-    "capacity",
-    "VAE",
-    "build_vae",
-    "objective_terms",
+    "keep_rule",
     "train_vae",
     "encode",
     "decode_mean",
     "traverse",
     "decoder_function",
-    "save_model",
-    "load_model",
     "training_data",
     "kl_per_dimension",
-    "train_replicate",
-    "gather_replicates",
-    "constant_reconstruction",
-    "learned_nothing",
-    "traversal_contrast",
-    "traversal_base",
     "ACTIVE_UNIT_KL",
-    "keep_rule",
-    "held_out_terms",
-    "burgess_convolutions",
+    "constant_reconstruction",
+    "traversal_base",
+    "traversal_contrast",
+    "learned_nothing",
+    "train_replicate",
     "latent_arrays",
+    "gather_replicates",
+    "save_model",
+    "load_model",
 ]
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``KL(N(mu, diag exp(logvar)) || N(0, I))`` per row: ``1/2 sum_j (mu^2 + e^logvar - 1 - logvar)``."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
-
-
-def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """``sum_i log N(x_i; mean_i, exp(log_scale_i)^2)`` per row."""
-    return (-0.5 * LOG_2PI - log_scale - 0.5 * ((x - mean) * torch.exp(-log_scale)).pow(2)).sum(dim=-1)
-
-
-def nb_log_likelihood(x: torch.Tensor, mean: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """``sum_i log NB(x_i; mean_i, theta_i)`` per row, the negative binomial with mean ``mean`` and
-    variance ``mean + mean^2 / theta`` (``scipy.stats.nbinom(n=theta, p=theta / (theta + mean))``)."""
-    log_total = torch.log(theta + mean + eps)
-    return (
-        torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1.0)
-        + theta * (torch.log(theta + eps) - log_total) + x * (torch.log(mean + eps) - log_total)
-    ).sum(dim=-1)
-
-
-def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """``sum_i x_i log p_i + (1 - x_i) log(1 - p_i)`` per row, ``p = sigmoid(logits)``."""
-    return -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
-
-
-def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
-
-
-def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, n_data: int) -> torch.Tensor:
-    """Minibatch-weighted-sampling estimate of ``TC = E_q(z) [log q(z) - sum_j log q(z_j)]``.
-
-    With a minibatch of ``M`` rows from ``N = n_data``, ``log q(z_i) ~ logsumexp_k log q(z_i |
-    x_k) - log(N M)`` and likewise per dimension (Chen et al. 2018, eq. S4); the mean over the
-    minibatch of the difference.
-    """
-    M = z.shape[0]
-    pair = _log_normal(z[:, None, :], mu[None, :, :], logvar[None, :, :])  # (M, M, d): z_i under q(.|x_k)
-    log_norm = math.log(n_data * M)
-    joint = torch.logsumexp(pair.sum(dim=2), dim=1) - log_norm
-    marginals = (torch.logsumexp(pair, dim=1) - log_norm).sum(dim=1)
-    return (joint - marginals).mean()
-
-
-def capacity(step: int, C_max: float, C_steps: int) -> float:
-    """The capacity target after ``step`` minibatches: ``C_max * min(1, step / C_steps)`` nats."""
-    return float(C_max) * min(1.0, step / max(1, int(C_steps)))
-
-
-def _mlp(sizes, last_activation=False) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2 or last_activation:
-            layers.append(nn.SiLU())
-    return nn.Sequential(*layers)
-
-
-class _ConvEncoder(nn.Module):
-    def __init__(self, canvas: int, hidden: int, out: int):
-        super().__init__()
-        self.canvas = canvas
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.SiLU(), nn.Conv2d(32, 32, 4, 2, 1), nn.SiLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.SiLU(),
-            nn.Flatten(), nn.Linear(64 * (canvas // 8) ** 2, hidden), nn.SiLU(), nn.Linear(hidden, out),
-        )
-
-    def forward(self, x):
-        return self.net(x.reshape(-1, 1, self.canvas, self.canvas))
-
-
-class _ConvDecoder(nn.Module):
-    def __init__(self, canvas: int, hidden: int, latent: int):
-        super().__init__()
-        self.canvas = canvas
-        self.net = nn.Sequential(
-            nn.Linear(latent, hidden), nn.SiLU(), nn.Linear(hidden, 64 * (canvas // 8) ** 2), nn.SiLU(),
-            nn.Unflatten(-1, (64, canvas // 8, canvas // 8)),
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.SiLU(), nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.SiLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1),
-        )
-
-    def forward(self, z):
-        out = self.net(z.reshape(-1, z.shape[-1]))
-        return out.reshape(*z.shape[:-1], self.canvas * self.canvas)
-
-
-def burgess_convolutions(canvas: int) -> int:
-    """Stride-2 convolutions of the Burgess pair on a ``canvas``-pixel square: down to 4 x 4 (4 at
-    64 x 64, as published; 3 at 32 x 32)."""
-    n = int(round(math.log2(canvas / 4)))
-    if canvas < 16 or 4 * 2**n != canvas:
-        raise ValueError(f"the Burgess pair needs a canvas of 16, 32, 64, ... pixels, found {canvas}")
-    return n
-
-
-class _BurgessEncoder(nn.Module):
-    """Burgess et al. (2018, appendix A.1): 4 x 4 convolutions of 32 channels, stride 2, down to
-    4 x 4 pixels, then two dense layers of 256 units (ReLU throughout)."""
-
-    def __init__(self, canvas: int, out: int):
-        super().__init__()
-        self.canvas = canvas
-        layers: list[nn.Module] = []
-        for i in range(burgess_convolutions(canvas)):
-            layers += [nn.Conv2d(1 if i == 0 else 32, 32, 4, 2, 1), nn.ReLU()]
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(32 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, out))
-
-    def forward(self, x):
-        return self.net(x.reshape(-1, 1, self.canvas, self.canvas))
-
-
-class _BurgessDecoder(nn.Module):
-    """The encoder's transpose: dense 256, 256 and 32 x 4 x 4, then transposed convolutions up to the canvas."""
-
-    def __init__(self, canvas: int, latent: int):
-        super().__init__()
-        self.canvas = canvas
-        n = burgess_convolutions(canvas)
-        layers: list[nn.Module] = [nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 32 * 4 * 4), nn.ReLU(),
-                                   nn.Unflatten(-1, (32, 4, 4))]
-        for i in range(n):
-            layers.append(nn.ConvTranspose2d(32, 1 if i == n - 1 else 32, 4, 2, 1))
-            if i < n - 1:
-                layers.append(nn.ReLU())
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z):
-        out = self.net(z.reshape(-1, z.shape[-1]))
-        return out.reshape(*z.shape[:-1], self.canvas * self.canvas)
-
-
-class VAE(nn.Module):
-    """Encoder, decoder and likelihood parameters; see the module docstring.
-
-    ``forward``-free: :meth:`encode` gives ``(mu, logvar)``, :meth:`decode` the decoder's output
-    (means, softmax logits or Bernoulli logits) for latent points ``z (..., latent_dim)``.
-    """
-
-    def __init__(self, data_dim: int, latent_dim: int, hidden, likelihood: str, architecture: str = "mlp", library: float = 1.0):
-        super().__init__()
-        self.config = {"data_dim": int(data_dim), "latent_dim": int(latent_dim), "hidden": [int(h) for h in hidden],
-                       "likelihood": likelihood, "architecture": architecture, "library": float(library)}
-        if architecture == "conv":
-            canvas = int(round(math.sqrt(data_dim)))
-            self.encoder = _ConvEncoder(canvas, self.config["hidden"][0], 2 * latent_dim)
-            self.decoder = _ConvDecoder(canvas, self.config["hidden"][0], latent_dim)
-        elif architecture == "burgess":
-            canvas = int(round(math.sqrt(data_dim)))
-            self.encoder = _BurgessEncoder(canvas, 2 * latent_dim)
-            self.decoder = _BurgessDecoder(canvas, latent_dim)
-        else:
-            self.encoder = _mlp([data_dim, *hidden, 2 * latent_dim])
-            self.decoder = _mlp([latent_dim, *reversed(list(hidden)), data_dim])
-        # per-feature log scale (gaussian) or log inverse dispersion (nb)
-        self.feature_parameter = nn.Parameter(torch.zeros(data_dim)) if likelihood in ("gaussian", "nb") else None
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(torch.log1p(x) if self.config["likelihood"] == "nb" else x)
-        mu, logvar = h.chunk(2, dim=-1)
-        return mu, logvar.clamp(-12.0, 8.0)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def log_likelihood(self, x: torch.Tensor, out: torch.Tensor, library: torch.Tensor | None) -> torch.Tensor:
-        kind = self.config["likelihood"]
-        if kind == "gaussian":
-            return gaussian_log_likelihood(x, out, self.feature_parameter)
-        if kind == "nb":
-            mean = library[:, None] * torch.softmax(out, dim=-1)
-            return nb_log_likelihood(x, mean, torch.exp(self.feature_parameter))
-        return bernoulli_log_likelihood(x, out)
-
-    def mean(self, out: torch.Tensor, library: float | torch.Tensor | None = None) -> torch.Tensor:
-        """The likelihood's mean given decoder output: ``out``, ``library * softmax(out)`` or ``sigmoid(out)``."""
-        kind = self.config["likelihood"]
-        if kind == "nb":
-            return (self.config["library"] if library is None else library) * torch.softmax(out, dim=-1)
-        if kind == "bernoulli":
-            return torch.sigmoid(out)
-        return out
-
-
-def build_vae(data_dim: int, options: Mapping, weight_seed: int, library: float = 1.0) -> VAE:
-    """A :class:`VAE` for ``options`` (a run's settings) with weights drawn from ``weight_seed``."""
-    model = VAE(data_dim, options["latent_dim"], options["hidden"], options["likelihood"], options["architecture"], library)
-    return init_weights(model, torch.Generator().manual_seed(int(weight_seed)))
-
-
-def objective_terms(model: VAE, x: torch.Tensor, library: torch.Tensor | None, options: Mapping, state: Mapping, train: bool = True) -> dict:
-    """The minibatch mean of the objective and its parts: ``loss``, ``reconstruction``, ``kl``,
-    and ``C`` (capacity) or ``tc`` (total correlation) for those objectives.
-
-    With ``train=False`` (held-out rows), ``loss`` is the negative ELBO ``R + KL`` whatever the
-    objective, and ``objective`` the value of the objective being optimized at ``state`` (the
-    same posterior draw), both without gradient."""
-    mu, logvar = model.encode(x)
-    z = mu + torch.exp(0.5 * logvar) * normal_noise(mu.shape, state["generator"], mu)
-    reconstruction = -model.log_likelihood(x, model.decode(z), library)
-    kl = kl_standard_normal(mu, logvar)
-    terms = {"reconstruction": reconstruction.mean(), "kl": kl.mean()}
-    warmup = int(options.get("warmup_epochs", 0))
-    w = min(1.0, (state["epoch"] + 1) / warmup) if warmup > 0 else 1.0
-    objective = options["objective"]
-    if objective == "vae":
-        loss = terms["reconstruction"] + w * terms["kl"]
-    elif objective == "beta":
-        loss = terms["reconstruction"] + w * float(options["beta"]) * terms["kl"]
-    elif objective == "capacity":
-        C = capacity(state["step"], options["C_max"], options["C_steps"])
-        loss = terms["reconstruction"] + float(options["gamma"]) * (terms["kl"] - C).abs()
-        terms["C"] = torch.tensor(C)
-    elif objective == "tc":
-        tc = total_correlation(z, mu, logvar, state["n_train"])
-        loss = terms["reconstruction"] + w * terms["kl"] + (float(options["beta"]) - 1.0) * tc
-        terms["tc"] = tc
-    else:
-        raise ValueError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
-    if not train:
-        terms["objective"] = loss.detach()
-        terms["loss"] = terms["reconstruction"] + terms["kl"]
-        return {k: v.detach() for k, v in terms.items()}
-    terms["loss"] = loss
-    return {k: (v if k == "loss" else v.detach()) for k, v in terms.items()}
-
-
-#: held-out rows evaluated at once (a conv net's activations on 10^5 images would not fit)
-EVALUATION_ROWS = 1024
-
-
-def held_out_terms(model: VAE, x: torch.Tensor, library: torch.Tensor, options: Mapping, state: Mapping) -> dict:
-    """:func:`objective_terms` (``train=False``) over held-out rows in chunks of
-    :data:`EVALUATION_ROWS`, averaged over rows (the total correlation is estimated within each chunk)."""
-    sums: dict[str, float] = {}
-    for i in range(0, x.shape[0], EVALUATION_ROWS):
-        part = objective_terms(model, x[i : i + EVALUATION_ROWS], library[i : i + EVALUATION_ROWS], options, state, train=False)
-        for k, v in part.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * min(EVALUATION_ROWS, x.shape[0] - i)
-    return {k: torch.tensor(v / x.shape[0]) for k, v in sums.items()}
 
 
 def keep_rule(options: Mapping) -> str:
@@ -641,4 +353,3 @@ def load_model(path, replicate: int = 0) -> VAE:
     model = VAE(c["data_dim"], c["latent_dim"], c["hidden"], c["likelihood"], c["architecture"], c["library"])
     model.load_state_dict(saved["replicates"][replicate])
     return model.eval()
-

@@ -1,6 +1,9 @@
 # Aging magnitudes: per cell type, bootstrapped OT distance between old and young cells over a null.
 
 
+include: "helpers/aging.smk"
+
+
 rule aging_cell_type:
     input:
         "results/processed/{dataset}.h5ad",
@@ -105,11 +108,10 @@ rule plot_aging:
         ),
     log:
         "logs/plot_aging/{dataset}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_aging.py"

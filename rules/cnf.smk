@@ -2,6 +2,9 @@
 # writing what its figures draw; the figure rule only reads.
 
 
+include: "helpers/cnf.smk"
+
+
 rule cnf_train:
     input:
         unpack(cnf_run_data),
@@ -71,11 +74,10 @@ rule plot_cnf_run:
         ),
     log:
         "logs/plot_cnf_run/{run}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_cnf_run.py"

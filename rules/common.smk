@@ -113,124 +113,12 @@ def figure(stem, caption, category, subcategory, labels, name=None):
     }
 
 
-def simulated_datasets():
-    return names_regex(simulated(config, "datasets"))
-
-
-def ingested_datasets():
-    return names_regex(ingested(config, "datasets"))
-
-
-def processed_datasets():
-    return names_regex(processed(config))
-
-
-def count_datasets():
-    return names_regex([d for d in config.get("datasets", {}) if d not in processed(config)])
-
-
-def simulated_graphs():
-    return names_regex(simulated(config, "graphs"))
-
-
-def ingested_graphs():
-    return names_regex(ingested(config, "graphs"))
-
-
-# ---------------------------------------------------------------- inputs and params
-
-
-def dataset_spec(wildcards):
-    """The dataset's config section (defaults filled)."""
-    return config["datasets"][wildcards.dataset]
-
-
-def h5ad_file(wildcards):
-    return config["datasets"][wildcards.dataset]["h5ad"]
-
-
-def graph_spec(wildcards):
-    """The graph's config section (defaults filled)."""
-    return config["graphs"][wildcards.graph]
-
-
-def edge_list_files(wildcards):
-    spec = config["graphs"][wildcards.graph]
-    files = {"edges": spec["edges"]}
-    if spec.get("nodes"):
-        files["nodes"] = spec["nodes"]
-    return files
-
-
-def node_columns_computed(wildcards):
-    """Per-node columns that methods compute, which a node table may not carry."""
-    return computed_node_columns()
-
-
-def graph_group_by(wildcards):
-    """The graph's group_by (None: figureflow.io.node_groups picks the node table's first column)."""
-    return config["graphs"][wildcards.graph].get("group_by")
-
-
-# ---------------------------------------------------------------- resources
-
-
-def scrna_mem_mb(wildcards):
-    """Simulation memory: about 24 bytes per matrix entry at peak, plus the interpreter."""
-    sim = config["datasets"][wildcards.dataset]["simulate"]
-    return int(1000 + 24 * sim["n_cells"] * sim["n_genes"] / 1e6)
-
-
-def sbm_mem_mb(wildcards):
-    """SBM memory: about 100 bytes per expected edge at peak (indices, weights, CSR)."""
-    return int(1000 + 100 * expected_edges(config["graphs"][wildcards.graph]) / 1e6)
-
-
-def signal_flow_options(wildcards):
-    """Solver options of the signal_flow section, as keyword arguments of figureflow.signal_flow."""
-    section = config["signal_flow"]
-    return {
-        "solver": section["solver"],
-        "tol": section["tolerance"],
-        "max_dense_nodes": section["max_dense_nodes"],
-    }
-
-
-def jacobian_options(wildcards):
-    """Estimator settings of the jacobian section, with the map's own sample sizes where it sets them."""
-    section = config["jacobian"]
-    return {"estimators": section["estimators"], "scrambles": section["scrambles"], "sample_sizes": FACTS["jacobian"][wildcards.map]["sample_sizes"]}
-
-
-def jacobian_mem_mb(wildcards):
-    """Memory of the map's estimates job (figureflow.jacobian.measure.jacobian_memory_mb)."""
-    return FACTS["jacobian"][wildcards.map]["mem_mb"]
-
-
-def jacobian_map_spec(wildcards):
-    return config["jacobian"]["maps"][wildcards.map]
-
-
-def jacobian_map_code(wildcards):
-    """The user's module behind a map (none for built-ins): editing it reruns what uses the map."""
-    return FACTS["jacobian"][wildcards.map]["code"]
-
-
-def jacobian_grid_options(wildcards):
-    """Grid sizes of the jacobian section, as keyword arguments of figureflow.jacobian.measure.figure_grids."""
-    section = config["jacobian"]
-    return {k: section[k] for k in ("grid_size", "grid_extent", "image_grid_size", "image_curve_size")}
-
-
-def jacobian_maps_into_3d():
-    """Maps whose data space is 3-D: their latent grid's image is drawn as a surface or curve."""
-    return names_regex([m for m, facts in FACTS["jacobian"].items() if facts["dims"][1] == 3])
-
-
-def signal_flow_mem_mb(wildcards, input):
-    """Signal-flow memory: the graph file (uncompressed CSR) about 6 times over (the matrix, its
-    transpose, the node table, the CG vectors), and 1 GB for the interpreter and libraries."""
-    return int(max(2000, 1000 + 6 * input.size_mb))
+# ---------------------------------------------------------------- what every figure job asks for
+# Each plot job draws from tables in seconds, on one thread, in the plotting env; one definition
+# serves them all.
+PLOT_THREADS = 1
+PLOT_RESOURCES = {"mem_mb": 2000, "runtime": 10}
+PLOT_ENV = "../envs/plotting.yaml"
 
 
 # ---------------------------------------------------------------- threads
@@ -246,83 +134,14 @@ def two_threads_from(kind):
     return config["two_threads_from"][kind]
 
 
-def signal_flow_threads(wildcards):
-    """Two threads for a graph of a million edges or more, one for a smaller one (done in a
-    second, while another job runs beside it)."""
+def graph_threads(wildcards):
+    """Simulating a graph and its signal flow (both stages): two threads from a million expected edges (each
+    solver step is a pass over them); one for a smaller graph (done in a second, while another job
+    runs beside it)."""
     return 2 if expected_edges(config["graphs"][wildcards.graph]) >= two_threads_from("graph_edges") else 1
 
 
-def dataset_matrix_threads(wildcards):
-    """Simulation and preprocessing: two threads from 10^8 matrix entries (cells x genes)."""
-    cells, genes = FACTS["data"]["datasets"][wildcards.dataset]["shape"]
-    return 2 if cells * genes >= two_threads_from("matrix_entries") else 1
-
-
-def aging_cell_type_threads(wildcards):
-    """A cell type's bootstraps (three OT distances of n x n cells each): two threads from
-    bootstraps x n_per_sample^2 of 10^8."""
-    section = config["aging"]
-    return 2 if section["bootstraps"] * section["n_per_sample"] ** 2 >= two_threads_from("transport") else 1
-
-
-def jacobian_threads(wildcards):
-    """Two threads for a map whose largest sample size is 2^21 or more."""
-    return 2 if max(FACTS["jacobian"][wildcards.map]["sample_sizes"]) >= two_threads_from("jacobian_samples") else 1
-
-
-def sweep_chunk_threads(wildcards):
-    """Two joblib workers for a chunk of 100 tasks or more."""
-    facts, spec = FACTS["sweeps"][wildcards.sweep], config["sweeps"][wildcards.sweep]
-    return 2 if len(grid_points(spec.get("grid") or {})) * spec["replicates"] / facts["chunks"] >= two_threads_from("sweep_tasks") else 1
-
-
-def sbm_threads(wildcards):
-    """Simulating a graph: two threads from a million expected edges."""
-    return 2 if expected_edges(config["graphs"][wildcards.graph]) >= two_threads_from("graph_edges") else 1
-
-
-def aging_cell_type_name(wildcards):
-    """The cell type behind a {cell_type} wildcard (a file-name-safe form of its name)."""
-    return FACTS["aging"][wildcards.dataset][wildcards.cell_type]
-
-
-def aging_mem_mb(wildcards):
-    """Memory of a dataset's aging jobs (figureflow.aging.cell_type_job_mb), from its number of cells."""
-    return cell_type_job_mb(FACTS["data"]["datasets"][wildcards.dataset]["shape"][0])
-
-
-def aging_cell_type_files(kind):
-    """An input function: every cell type's per-type table of one dataset (kind: magnitude, bootstraps)."""
-
-    def files(wildcards):
-        return [f"results/aging/{wildcards.dataset}/cell_types/{slug}.{kind}.tsv" for slug in FACTS["aging"][wildcards.dataset]]
-
-    return files
-
-
-def sweep_spec(wildcards):
-    """The sweep's config section (defaults filled)."""
-    return config["sweeps"][wildcards.sweep]
-
-
-def sweep_chunk_files(wildcards):
-    return [f"results/sweeps/{wildcards.sweep}/chunks/{c}.tsv" for c in range(FACTS["sweeps"][wildcards.sweep]["chunks"])]
-
-
-def sweep_grid_columns(wildcards):
-    return FACTS["sweeps"][wildcards.sweep]["grid"]
-
-
-def sweeps_with_2d_grid():
-    """Sweeps over a 2-D grid: they get a heatmap of the mean difference."""
-    return names_regex([s for s, facts in FACTS["sweeps"].items() if len(facts["grid"]) == 2])
-
-
-# ---------------------------------------------------------------- targets
-# Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
-
-
-# ---------------------------------------------------------------- vae
+# ---------------------------------------------------------------- training on a GPU
 
 
 def training_gpus(section):
@@ -336,100 +155,8 @@ def training_gpus(section):
     return gpus
 
 
-def vae_runs(source):
-    """Runs whose data is a ``simulation`` or a ``dataset``."""
-    return [r for r, facts in FACTS["vae"]["runs"].items() if facts["source"] == source]
-
-
-def vae_simulation_spec(wildcards):
-    return config["vae"]["simulations"][wildcards.simulation]
-
-
-def vae_run_options(wildcards):
-    """The run's config section (defaults filled by the schema)."""
-    return config["vae"]["runs"][wildcards.run]
-
-
-def vae_run_data(wildcards):
-    facts = FACTS["vae"]["runs"][wildcards.run]
-    if facts["source"] == "simulation":
-        return f"results/vae/simulations/{facts['data']}.npz"
-    return f"results/processed/{facts['data']}.h5ad"
-
-
-def vae_figure_options(wildcards=None):
-    section = config["vae"]
-    return {k: section[k] for k in ("traversal_steps", "traversal_extent", "volume_samples")}
-
-
-def vae_checkpoint(wildcards):
-    """Where a replicate's per-epoch checkpoint lives (not an output: it survives an interrupted job)."""
-    return f"results/vae/{wildcards.run}/checkpoints/replicate_{wildcards.replicate}.pt"
-
-
-VAE_REPLICATE_FILES = {"model": "pt", "history": "tsv", "metrics": "tsv", "latent": "npz"}
-
-
-def vae_replicate_files(kind):
-    """The function of the wildcards that lists every seed replicate's ``kind`` file of a run."""
-
-    def files(wildcards):
-        replicates = range(config["vae"]["runs"][wildcards.run]["replicates"])
-        pattern = f"results/vae/{{run}}/replicate_{{replicate}}/{kind}.{VAE_REPLICATE_FILES[kind]}"
-        return expand(pattern, run=wildcards.run, replicate=replicates)
-
-    return files
-
-
-def vae_replicate_outputs(wildcards):
-    """Every seed replicate's outputs of a run, by kind, and the run's data (rule vae_gather)."""
-    outputs = {kind: vae_replicate_files(kind)(wildcards) for kind in VAE_REPLICATE_FILES}
-    return {**outputs, "data": vae_run_data(wildcards)}
-
-
-def vae_runtime(wildcards):
-    """SLURM's --time of one replicate's training (minutes): the run's ``runtime`` key."""
-    return config["vae"]["runs"][wildcards.run]["runtime"]
-
-
-def vae_mem_mb(wildcards):
-    """What the run's data need (figureflow.generative.settings.vae_memory_mb), learnt by the checks."""
-    return FACTS["vae"]["runs"][wildcards.run]["mem_mb"]
-
-
-def cnf_mem_mb(wildcards):
-    """What the run's solves may keep and its embedding (figureflow.generative.settings.check_cnf_config)."""
-    return FACTS["cnf"]["runs"][wildcards.run]["mem_mb"]
-
-
-def vae_simulation_is_counts(wildcards):
-    return config["vae"]["simulations"][wildcards.simulation]["simulator"] == "expression"
-
-
-def vae_baseline_latent_dim(wildcards):
-    """Baselines get as many components as the widest run on the simulation (at least 2)."""
-    dims = [config["vae"]["runs"][r]["latent_dim"] for r in vae_runs("simulation") if FACTS["vae"]["runs"][r]["data"] == wildcards.simulation]
-    return max(dims + [2])
-
-
-def vae_compared_simulations():
-    """Simulations that some run trains on (each gets baselines and a place in the comparison)."""
-    return sorted({FACTS["vae"]["runs"][r]["data"] for r in vae_runs("simulation")})
-
-
-def vae_comparison_inputs(wildcards):
-    return {
-        "metrics": expand("results/vae/{run}/metrics.tsv", run=vae_runs("simulation")),
-        "baselines": expand("results/vae/baselines/{simulation}.tsv", simulation=vae_compared_simulations()),
-    }
-
-
-def vae_comparison_params(wildcards=None):
-    return {
-        "runs": vae_runs("simulation"),
-        "run_data": {r: FACTS["vae"]["runs"][r]["data"] for r in vae_runs("simulation")},
-        "simulations": vae_compared_simulations(),
-    }
+# ---------------------------------------------------------------- targets
+# Each method lists its outputs the same way: tables by expand(), figures by figure_targets().
 
 
 def figure_targets(stem, **wildcards):
@@ -497,54 +224,11 @@ def vae_targets():
     return targets
 
 
-def cnf_run_options(wildcards):
-    """The run's config section (defaults filled by the schema)."""
-    return config["cnf"]["runs"][wildcards.run]
-
-
-def cnf_run_data(wildcards):
-    """A dataset run reads its processed h5ad; a toy is drawn inside the job (no input)."""
-    facts = FACTS["cnf"]["runs"][wildcards.run]
-    return {"h5ad": f"results/processed/{facts['data']}.h5ad"} if facts["source"] == "dataset" else {}
-
-
-def cnf_figure_options(wildcards=None):
-    section = config["cnf"]
-    return {k: section[k] for k in ("grid_size", "grid_extent", "samples", "trajectory_times")}
-
-
-def cnf_checkpoint(wildcards):
-    """The run's checkpoint (not an output: it survives an interrupted job, which resumes from it)."""
-    return f"results/cnf/{wildcards.run}/checkpoint.pt"
-
-
 def cnf_targets():
     runs = list(FACTS["cnf"]["runs"])
     targets = expand("results/cnf/{run}/{file}", run=runs, file=["model.pt", "history.tsv", "metrics.tsv"])
     targets += figure_targets("results/figures/cnf/{run}.{figure}", run=runs, figure=["density", "samples", "trajectories", "training"])
     return targets
-
-
-# ---------------------------------------------------------------- the paper
-
-
-def paper_provenance_record(wildcards=None):
-    """What made the paper figures (figureflow.provenance): this workflow's commit, the effective config's digest."""
-    from figureflow.provenance import git_commit, provenance
-
-    return provenance(config, git_commit(FIGUREFLOW_DIR))
-
-
-def paper_figure_options(wildcards):
-    """The method's paper options (figureflow.paper.paper_options), as checked before any job."""
-    return FACTS["paper"][wildcards.method]
-
-
-def paper_inputs(wildcards):
-    """The tables a method's paper figure is drawn from (figureflow.paper.paper_inputs)."""
-    from figureflow.paper import paper_inputs as inputs
-
-    return inputs(wildcards.method, FACTS["paper"][wildcards.method])
 
 
 def paper_targets():

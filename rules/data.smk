@@ -1,6 +1,9 @@
 # The data layer: simulated or ingested single-cell data and graphs, preprocessing, overviews.
 
 
+include: "helpers/data.smk"
+
+
 rule simulate_scrna:
     output:
         "results/data/{dataset}.h5ad",
@@ -131,7 +134,7 @@ rule simulate_sbm:
         "logs/simulate_sbm/{graph}.log",
     benchmark:
         "results/benchmarks/simulate_sbm/{graph}.tsv"
-    threads: sbm_threads
+    threads: graph_threads
     resources:
         mem_mb=sbm_mem_mb,
         runtime=30,

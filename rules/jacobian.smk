@@ -1,6 +1,9 @@
 # The Jacobian measure sampler: E[sqrt(det(J^T J))] of maps from latent to data space.
 
 
+include: "helpers/jacobian.smk"
+
+
 rule jacobian_estimates:
     input:
         code=jacobian_map_code,
@@ -68,12 +71,11 @@ rule plot_jacobian:
         ),
     log:
         "logs/plot_jacobian/{map}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_jacobian.py"
 
@@ -93,11 +95,10 @@ rule plot_jacobian_image:
         map=jacobian_maps_into_3d(),
     log:
         "logs/plot_jacobian_image/{map}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_jacobian_image.py"

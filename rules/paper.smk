@@ -1,6 +1,9 @@
 # The paper: one multi-panel journal figure per method, from the tables the method's rules wrote.
 
 
+include: "helpers/paper.smk"
+
+
 rule paper_provenance:
     output:
         "results/paper/provenance.json",
@@ -54,12 +57,11 @@ rule paper_figure:
         method=names_regex(FACTS["paper"]),
     log:
         "logs/paper/figure_{method}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/paper_figure.py"
 

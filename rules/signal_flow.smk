@@ -1,6 +1,9 @@
 # Signal flow: the hierarchy coordinate z of every node (L z = b), and how feedforward each graph is.
 
 
+include: "helpers/signal_flow.smk"
+
+
 rule signal_flow:
     input:
         graph="results/graphs/{graph}.npz",
@@ -14,7 +17,7 @@ rule signal_flow:
         "logs/signal_flow/{graph}.log",
     benchmark:
         "results/benchmarks/signal_flow/{graph}.tsv"
-    threads: signal_flow_threads
+    threads: graph_threads
     resources:
         mem_mb=signal_flow_mem_mb,
         runtime=60,

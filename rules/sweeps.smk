@@ -1,6 +1,9 @@
 # Seeded sweeps: an experiment over replicates and a parameter grid, split into chunks and gathered.
 
 
+include: "helpers/sweeps.smk"
+
+
 rule sweep_chunk:
     output:
         "results/sweeps/{sweep}/chunks/{chunk}.tsv",
@@ -68,12 +71,11 @@ rule plot_sweep:
         grid=sweep_grid_columns,
     log:
         "logs/plot_sweep/{sweep}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_sweep.py"
 
@@ -95,11 +97,10 @@ rule plot_sweep_grid:
         sweep=sweeps_with_2d_grid(),
     log:
         "logs/plot_sweep_grid/{sweep}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_sweep_grid.py"

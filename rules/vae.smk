@@ -2,6 +2,9 @@
 # the disentanglement comparison and the figures drawn from their tables.
 
 
+include: "helpers/vae.smk"
+
+
 rule vae_simulate:
     output:
         "results/vae/simulations/{simulation}.npz",
@@ -164,12 +167,11 @@ rule plot_vae_run:
         ),
     log:
         "logs/plot_vae_run/{run}.log",
-    threads: 1
+    threads: PLOT_THREADS
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLOT_RESOURCES,
     conda:
-        "../envs/plotting.yaml"
+        PLOT_ENV
     script:
         "../scripts/plot_vae_run.py"
 

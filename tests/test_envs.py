@@ -35,9 +35,28 @@ def rule_blocks():
     return blocks
 
 
+COMMON = (REPO / "rules" / "common.smk").read_text()
+
+
+def shared_value(name: str):
+    """The value of a constant that rules share, defined in rules/common.smk (``PLOT_ENV = ...``)."""
+    match = re.search(rf"^{name} = (.+)$", COMMON, flags=re.M)
+    assert match, f"{name} is not defined in rules/common.smk"
+    return ast.literal_eval(match.group(1))
+
+
 def directive(block: str, name: str):
     match = re.search(rf"^    {name}:\s*\n?\s*(\S.*)$", block, flags=re.M)
-    return match.group(1).strip().rstrip(",").strip('"') if match else None
+    if not match:
+        return None
+    value = match.group(1).strip().rstrip(",")
+    return shared_value(value) if re.fullmatch(r"[A-Z_]+", value) else value.strip('"')
+
+
+def helpers_of(path: Path) -> str:
+    """The helper functions a rule file may use: its own helpers file (rules/helpers/<stage>.smk) and common.smk."""
+    own = REPO / "rules" / "helpers" / path.name
+    return COMMON + (own.read_text() if own.is_file() else "")
 
 
 def imports_of(path: Path, seen: set) -> set:
@@ -98,14 +117,19 @@ def test_rule_declares_log_threads_resources_and_env(rule):
         assert re.search(r"^    input:", block, flags=re.M), f"rule {rule} in {path.name} has neither outputs nor inputs"
         return
     assert re.search(r"^    log:", block, flags=re.M), f"rule {rule} in {path.name} has no log:"
-    threads = re.search(r"^    threads: (\d+|[a-z_]+)\b", block, flags=re.M)
+    threads = re.search(r"^    threads: (\d+|[a-z_]+|[A-Z_]+)\b", block, flags=re.M)
     assert threads, f"rule {rule} has no threads:"
-    if not threads.group(1).isdigit():  # a function of the wildcards, defined beside the others
-        assert re.search(rf"^def {threads.group(1)}\(wildcards\):", (REPO / "rules" / "common.smk").read_text(), flags=re.M), (
-            f"rule {rule}: threads function {threads.group(1)} is not defined in rules/common.smk"
+    if threads.group(1).isupper():  # a constant that rules share
+        assert isinstance(shared_value(threads.group(1)), int)
+    elif not threads.group(1).isdigit():  # a function of the wildcards, beside the rule's other helpers
+        assert re.search(rf"^def {threads.group(1)}\(wildcards\):", helpers_of(path), flags=re.M), (
+            f"rule {rule}: threads function {threads.group(1)} is not defined in rules/helpers/{path.name} or rules/common.smk"
         )
     resources = re.search(r"^    resources:\n((?:        .*\n)+)", block, flags=re.M)
-    assert resources and "mem_mb=" in resources.group(1) and "runtime=" in resources.group(1), f"rule {rule} lacks mem_mb/runtime"
+    assert resources, f"rule {rule} has no resources:"
+    shared = re.fullmatch(r"\s*\*\*([A-Z_]+),?\s*", resources.group(1))
+    declared = set(shared_value(shared.group(1))) if shared else {k for k in ("mem_mb", "runtime") if f"{k}=" in resources.group(1)}
+    assert {"mem_mb", "runtime"} <= declared, f"rule {rule} lacks mem_mb/runtime"
     assert directive(block, "conda"), f"rule {rule} has no conda env"
 
 

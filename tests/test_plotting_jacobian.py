@@ -119,3 +119,13 @@ def test_error_vs_n_draws_log_d_beside_d_and_marks_a_heavy_tail_without_an_inter
     assert texts == ["Heavy tail. E[D]: Pareto k-hat 0.81; the variance looks infinite (no interval) at n = 4,096."]
     assert not right.texts and (left.get_title(), right.get_title()) == ("E[D]", "E[log D]")
     assert fig._suptitle.get_text() == "heavy (heavy tail: see the note)"
+
+
+def test_error_vs_n_says_there_is_nothing_to_draw_when_every_row_is_heavy_and_no_exact_value_is_known():
+    table = estimates(np.nan).assign(quantity="D", pareto_k=1.1, status="infinite_mean", std_error=np.nan, estimate=np.nan)
+    fig = plot_error_vs_n(table, title="flow")
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[0] == "no standard error:\nthe variance looks infinite"
+    assert " ".join(texts[1].split()) == "Heavy tail. E[D]: Pareto k-hat 1.10; the mean looks infinite (no estimate) at n = 256, 1,024, 4,096."
+    assert ax.get_xlim()[0] < 256 and ax.get_xlim()[1] > 4096

@@ -91,6 +91,10 @@ def draw_error_vs_n(ax, table: pd.DataFrame, legend: bool = True, quantity: str 
         anchor = ok[ok["estimator"] == "mc"].iloc[0] if (ok["estimator"] == "mc").any() else ok.iloc[0]
         n_all = np.sort(table["n_samples"].unique()).astype(float)
         ax.loglog(n_all, anchor["std_error"] * np.sqrt(anchor["n_samples"] / n_all), color="0.6", linestyle="--", label=r"$\propto n^{-1/2}$")
+    finite = pd.to_numeric(table["std_error"], errors="coerce").notna().any() or (known and status.eq("ok").any())
+    if not finite and len(table):  # every row heavy and no exact value: no number to draw at all
+        ax.set_xlim(table["n_samples"].min() / 1.5, table["n_samples"].max() * 1.5)
+        ax.text(0.5, 0.5, "no standard error:\nthe variance looks infinite", transform=ax.transAxes, ha="center", va="center", color="0.4")
     note = heavy_tail_note(table)
     if note:  # under the axes, wrapped to their width
         import textwrap

@@ -468,3 +468,14 @@ def test_a_dataset_runs_memory_request_is_its_solve_budget_plus_its_embedding_an
     toy = check_cnf_config({"cnf": {"runs": {"r": {"data": "moons", "objective": "flow_matching"}}}}, facts_with())["runs"]["r"]["mem_mb"]
     assert cnf_data_mb(0) == 0 and cnf_data_mb(10**6) == int(np.ceil(2 * 10**6 * (8 * CNF_EMBEDDING_COLUMNS + 100) / 1e6)) == 1224
     assert asked(100_000) == toy + 123 and asked(10**6) == toy + 1224  # not the 2,000 genes: the job never reads them
+
+
+def test_saving_the_same_model_twice_gives_the_same_bytes(tmp_path):
+    """torch names its zip records after the file it writes to; figureflow saves through an open
+    file, so the temporary name of an atomic write does not make equal models differ on disk."""
+    field = cnf.build_field(2, {**CNF_DEFAULTS, "hidden": [8]}, 3)
+    for name in ("a", "b"):
+        cnf.save_model(tmp_path / f"{name}.pt", field, {"data": "moons"}, {"shift": 0.0, "scale": 1.0})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    loaded, saved = cnf.load_model(tmp_path / "a.pt")
+    assert all(torch.equal(x, y) for x, y in zip(loaded.state_dict().values(), field.state_dict().values()))

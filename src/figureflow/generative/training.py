@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from figureflow.generative.settings import check_device
-from figureflow.io import RunError, atomic_output
+from figureflow.io import RunError
 from figureflow.seeding import seed_sequence
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "fit",
     "TrainingDiverged",
     "diverged_bound",
+    "save_torch",
 ]
 
 
@@ -298,8 +299,7 @@ def fit(
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history, "best": best,
                 "seconds": seconds, "untrained": untrained,
             }
-            with atomic_output(path) as tmp:
-                torch.save(saved, tmp)
+            save_torch(saved, path)
         if not math.isnan(row["held_out_loss"]):
             shown = row["held_out_loss"]
         bar.set_postfix(train=f"{row['train_loss']:.4g}", held_out=f"{shown:.4g}", refresh=False)
@@ -312,3 +312,14 @@ def fit(
     table = pd.DataFrame(history)
     table.attrs["seconds"] = seconds  # training time, the calls before a resume included (up to their last checkpoint)
     return model, table
+
+
+def save_torch(obj, path) -> None:
+    """``torch.save`` to ``path`` atomically, through an open file: torch names the records of its
+    zip archive after the file it is given, so saving to the temporary path by name put a random
+    name in every model (equal weights, different bytes); through a file object the records are
+    ``archive/...`` and equal models give equal files."""
+    from figureflow.io import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)

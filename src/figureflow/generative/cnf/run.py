@@ -23,10 +23,9 @@ __all__ = ["save_model", "load_model", "training_data", "gaussian_mixture_nll", 
 def save_model(path, field: VectorField, options: Mapping, standardization: Mapping) -> None:
     """Write the field's weights, the run's options and the data's standardization (``shift``,
     ``scale``) to one ``model.pt`` (atomically)."""
-    from figureflow.io import atomic_output
+    from figureflow.generative.training import save_torch
 
-    with atomic_output(path) as tmp:
-        torch.save({"config": field.config, "options": dict(options), "standardization": dict(standardization), "field": field.state_dict()}, tmp)
+    save_torch({"config": field.config, "options": dict(options), "standardization": dict(standardization), "field": field.state_dict()}, path)
 
 
 def load_model(path) -> tuple[VectorField, dict]:

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from figureflow.generative.settings import DEFAULTS
-from figureflow.generative.training import fit, held_out_split, replicate_streams, resolve_device
+from figureflow.generative.training import fit, held_out_split, replicate_streams, resolve_device, save_torch
 from figureflow.generative.vae.likelihoods import bernoulli_log_likelihood, gaussian_log_likelihood, nb_log_likelihood
 from figureflow.generative.vae.models import VAE, build_vae
 from figureflow.generative.vae.objectives import held_out_terms, objective_terms
@@ -328,8 +328,7 @@ def gather_replicates(inputs: Mapping, model_path, history_path, metrics_path, l
     from figureflow.io import atomic_output, read_table, write_table
 
     saved = [torch.load(p, map_location="cpu", weights_only=False) for p in inputs["model"]]
-    with atomic_output(model_path) as tmp:
-        torch.save({"config": saved[0]["config"], "options": saved[0]["options"], "replicates": [s["replicates"][0] for s in saved]}, tmp)
+    save_torch({"config": saved[0]["config"], "options": saved[0]["options"], "replicates": [s["replicates"][0] for s in saved]}, model_path)
     write_table(pd.concat([read_table(p) for p in inputs["history"]], ignore_index=True), history_path)
     metrics = pd.concat([read_table(p) for p in inputs["metrics"]], ignore_index=True)
     write_table(metrics, metrics_path)
@@ -340,10 +339,7 @@ def gather_replicates(inputs: Mapping, model_path, history_path, metrics_path, l
 
 def save_model(path, models: list[VAE], options: Mapping) -> None:
     """Write replicates' weights and the run's options to one ``model.pt`` (atomically)."""
-    from figureflow.io import atomic_output
-
-    with atomic_output(path) as tmp:
-        torch.save({"config": models[0].config, "options": dict(options), "replicates": [m.state_dict() for m in models]}, tmp)
+    save_torch({"config": models[0].config, "options": dict(options), "replicates": [m.state_dict() for m in models]}, path)
 
 
 def load_model(path, replicate: int = 0) -> VAE:

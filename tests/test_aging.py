@@ -357,3 +357,17 @@ def test_aging_jobs_ask_for_the_interpreter_and_twice_the_annotations_they_read(
     assert cell_type_job_mb(0) == 500
     assert cell_type_job_mb(300_000) == 500 + 2 * 300_000 * 500 / 1e6 == 800  # an atlas: 0.8 GB per job, not the whole matrix
     assert cell_type_job_mb(1000, n_dims=10) == 501  # 360 bytes of annotations per cell
+
+
+def test_trajectories_of_a_file_without_x_say_so(shared_atlas, tmp_path):
+    """A processed file written without X reads (read_h5ad_parts) with X None: a sentence, not a traceback."""
+    import anndata as ad
+
+    from figureflow.data.ingest import read_h5ad_parts
+
+    path = tmp_path / "no_x.h5ad"
+    ad.AnnData(obs=shared_atlas.obs.copy()).write_h5ad(path)
+    adata = read_h5ad_parts(path, ("obs", "var", "X", "uns"))
+    assert adata.X is None
+    with pytest.raises(InputError, match=r"^dataset 'sim': aging trajectories need normalized expression in X \(for NMF\), but the file has no X$"):
+        aging_trajectories(adata, "sim", 1, bootstraps=2)

@@ -31,12 +31,14 @@ def program_usage(adata, dataset: str, n_programs: int = 20, seed: int = 0) -> n
     Raises
     ------
     InputError
-        If ``X`` has negative or non-finite values (NMF needs non-negative expression; a scaled
+        If ``X`` is missing, or has negative or non-finite values (NMF needs non-negative expression; a scaled
         ``X`` is not), naming the dataset.
     """
     from sklearn.decomposition import NMF
 
     X = adata.X
+    if X is None:  # a file written without X (an AnnData of annotations only)
+        raise InputError(f"dataset '{dataset}': aging trajectories need normalized expression in X (for NMF), but the file has no X")
     if "highly_variable" in adata.var:
         X = X[:, adata.var["highly_variable"].to_numpy(dtype=bool)]
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
